@@ -1,0 +1,200 @@
+package abci
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	cmtabci "github.com/cometbft/cometbft/abci/types"
+	cryptoenc "github.com/cometbft/cometbft/crypto/encoding"
+	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
+	"github.com/rs/zerolog"
+
+	"github.com/consort-ledger/consort/app"
+)
+
+// AppVersion is the ledger protocol version reported to CometBFT.
+const AppVersion uint64 = 1
+
+// Application serves the ledger over ABCI++.
+type Application struct {
+	cmtabci.BaseApplication
+
+	ledger *app.App
+	log    zerolog.Logger
+
+	// pending holds the inputs spent by transactions admitted to this node's
+	// mempool since the last commit, so two transactions spending one coin
+	// are not both admitted. Commit clears it; CometBFT's recheck of the
+	// remaining mempool after each block fills it again.
+	mu      sync.Mutex
+	pending map[app.Outpoint]struct{}
+}
+
+var _ cmtabci.Application = (*Application)(nil)
+
+// New returns the ABCI application over a ledger.
+func New(ledger *app.App, logger zerolog.Logger) *Application {
+	return &Application{ledger: ledger, log: logger, pending: map[app.Outpoint]struct{}{}}
+}
+
+// Info reports the last committed height and app hash, from which CometBFT's
+// handshake decides which blocks to replay.
+func (a *Application) Info(context.Context, *cmtabci.RequestInfo) (*cmtabci.ResponseInfo, error) {
+	height, hash := a.ledger.Info()
+	return &cmtabci.ResponseInfo{
+		Data:             "consort",
+		AppVersion:       AppVersion,
+		LastBlockHeight:  height,
+		LastBlockAppHash: hash,
+	}, nil
+}
+
+// InitChain loads genesis app_state.
+func (a *Application) InitChain(_ context.Context, req *cmtabci.RequestInitChain) (*cmtabci.ResponseInitChain, error) {
+	vals := make([]app.InitialValidator, 0, len(req.Validators))
+	for _, v := range req.Validators {
+		pk, err := cryptoenc.PubKeyFromProto(v.PubKey)
+		if err != nil {
+			return nil, fmt.Errorf("init chain: validator key: %w", err)
+		}
+		vals = append(vals, app.InitialValidator{KeyType: pk.Type(), PublicKey: pk.Bytes(), Power: v.Power})
+	}
+	hash, err := a.ledger.InitChain(req.ChainId, req.InitialHeight, req.AppStateBytes, vals)
+	if err != nil {
+		return nil, fmt.Errorf("init chain: %w", err)
+	}
+	a.log.Info().Str("chain_id", req.ChainId).Int("validators", len(vals)).Msg("genesis loaded")
+	return &cmtabci.ResponseInitChain{AppHash: hash}, nil
+}
+
+// CheckTx admits a transaction to the mempool if it is valid against the
+// last committed state and spends no input a pending transaction spends.
+func (a *Application) CheckTx(_ context.Context, req *cmtabci.RequestCheckTx) (*cmtabci.ResponseCheckTx, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	tx, err := a.ledger.Check(req.Tx, func(o app.Outpoint) bool {
+		_, taken := a.pending[o]
+		return taken
+	})
+	if err != nil {
+		code := app.CodeOf(err)
+		if code == app.CodeInternal {
+			a.log.Error().Err(err).Msg("check tx")
+		}
+		return &cmtabci.ResponseCheckTx{Code: uint32(code), Log: err.Error(), Codespace: Codespace}, nil
+	}
+	for _, in := range tx.Body.Transfer.Inputs {
+		a.pending[in] = struct{}{}
+	}
+	return &cmtabci.ResponseCheckTx{Code: cmtabci.CodeTypeOK, GasWanted: 1, Data: idBytes(tx.ID())}, nil
+}
+
+// PrepareProposal keeps, in mempool order, the transactions that are valid
+// together and fit in the block: no invalid transaction and no second spend
+// of a coin ever reaches a proposal.
+func (a *Application) PrepareProposal(_ context.Context, req *cmtabci.RequestPrepareProposal) (*cmtabci.ResponsePrepareProposal, error) {
+	checker := a.ledger.NewProposalChecker()
+	txs := make([][]byte, 0, len(req.Txs))
+	var size int64
+	for _, tx := range req.Txs {
+		if size+int64(len(tx)) > req.MaxTxBytes {
+			continue // a smaller one may still fit
+		}
+		if err := checker.Add(tx); err != nil {
+			continue
+		}
+		size += int64(len(tx))
+		txs = append(txs, tx)
+	}
+	return &cmtabci.ResponsePrepareProposal{Txs: txs}, nil
+}
+
+// ProcessProposal rejects a proposed block that carries an invalid
+// transaction or two spends of one coin.
+func (a *Application) ProcessProposal(_ context.Context, req *cmtabci.RequestProcessProposal) (*cmtabci.ResponseProcessProposal, error) {
+	checker := a.ledger.NewProposalChecker()
+	for i, tx := range req.Txs {
+		if err := checker.Add(tx); err != nil {
+			a.log.Warn().Int64("height", req.Height).Int("tx", i).Err(err).Msg("rejecting proposal")
+			return &cmtabci.ResponseProcessProposal{Status: cmtabci.ResponseProcessProposal_REJECT}, nil
+		}
+	}
+	return &cmtabci.ResponseProcessProposal{Status: cmtabci.ResponseProcessProposal_ACCEPT}, nil
+}
+
+// FinalizeBlock executes a decided block.
+func (a *Application) FinalizeBlock(_ context.Context, req *cmtabci.RequestFinalizeBlock) (*cmtabci.ResponseFinalizeBlock, error) {
+	results, hash, err := a.ledger.ExecuteBlock(req.Height, req.Txs)
+	if err != nil {
+		a.log.Error().Err(err).Int64("height", req.Height).Msg("cannot execute block; halting")
+		return nil, err
+	}
+	resp := &cmtabci.ResponseFinalizeBlock{AppHash: hash, TxResults: make([]*cmtabci.ExecTxResult, len(results))}
+	for i, r := range results {
+		resp.TxResults[i] = execResult(r)
+		if r.Code != app.CodeOK {
+			a.log.Debug().Int64("height", req.Height).Str("txid", r.TxID.String()).Uint32("code", uint32(r.Code)).Str("log", r.Log).Msg("tx rejected")
+		}
+	}
+	return resp, nil
+}
+
+// Commit saves the block's state and clears the mempool's spent inputs; the
+// recheck that follows re-reserves them for transactions still pending.
+func (a *Application) Commit(context.Context, *cmtabci.RequestCommit) (*cmtabci.ResponseCommit, error) {
+	height, hash, err := a.ledger.Commit()
+	if err != nil {
+		a.log.Error().Err(err).Msg("commit failed; halting")
+		return nil, err
+	}
+	a.mu.Lock()
+	a.pending = map[app.Outpoint]struct{}{}
+	a.mu.Unlock()
+	a.log.Debug().Int64("height", height).Hex("app_hash", hash).Msg("committed")
+	return &cmtabci.ResponseCommit{}, nil
+}
+
+// Query answers state queries, with an ICS-23 proof when asked.
+func (a *Application) Query(_ context.Context, req *cmtabci.RequestQuery) (*cmtabci.ResponseQuery, error) {
+	res, err := a.ledger.Query(req.Path, req.Height, req.Prove)
+	resp := &cmtabci.ResponseQuery{Codespace: Codespace}
+	if res != nil {
+		resp.Key, resp.Value, resp.Height = res.Key, res.Value, res.Height
+		if res.Proof != nil {
+			resp.ProofOps = &cmtcrypto.ProofOps{Ops: []cmtcrypto.ProofOp{{Type: ProofOpType, Key: res.Key, Data: res.Proof}}}
+		}
+	}
+	if err != nil {
+		resp.Code, resp.Log = uint32(app.CodeOf(err)), err.Error()
+	}
+	return resp, nil
+}
+
+// Codespace names consort's result codes in responses.
+const Codespace = "consort"
+
+// ProofOpType is the proof-op type of state proofs: an ICS-23 commitment
+// proof in the IAVL spec, as the Cosmos SDK names it.
+const ProofOpType = "ics23:iavl"
+
+func execResult(r app.TxResult) *cmtabci.ExecTxResult {
+	res := &cmtabci.ExecTxResult{Code: uint32(r.Code), Log: r.Log, Codespace: Codespace}
+	if r.TxID != (app.TxID{}) {
+		res.Data = idBytes(r.TxID)
+		res.Events = append(res.Events, cmtabci.Event{Type: "consort", Attributes: []cmtabci.EventAttribute{
+			{Key: "txid", Value: r.TxID.String(), Index: true},
+			{Key: "code", Value: fmt.Sprint(uint32(r.Code)), Index: true},
+		}})
+	}
+	for _, e := range r.Events {
+		ev := cmtabci.Event{Type: e.Type}
+		for _, at := range e.Attributes {
+			ev.Attributes = append(ev.Attributes, cmtabci.EventAttribute{Key: at.Key, Value: at.Value, Index: true})
+		}
+		res.Events = append(res.Events, ev)
+	}
+	return res
+}
+
+func idBytes(id app.TxID) []byte { return append([]byte(nil), id[:]...) }

@@ -1,0 +1,130 @@
+package app
+
+import (
+	"bytes"
+	"fmt"
+)
+
+// Event is an indexed fact about an executed transaction.
+type Event struct {
+	Type       string
+	Attributes []Attribute
+}
+
+// Attribute is one key/value of an Event.
+type Attribute struct{ Key, Value string }
+
+// TxResult is the outcome of one transaction in a block.
+type TxResult struct {
+	Code   Code
+	Log    string // "ok", or what was wrong in words
+	TxID   TxID   // zero when the bytes did not decode
+	Events []Event
+}
+
+// App is the ledger state machine over a Store. Its methods are called by one
+// goroutine at a time for the block path (InitChain, ExecuteBlock, Commit);
+// Check and queries read only committed versions and may run beside them.
+type App struct {
+	store *Store
+}
+
+// New returns the ledger over an opened store.
+func New(store *Store) *App { return &App{store: store} }
+
+// Info returns the last committed height and app hash.
+func (a *App) Info() (int64, []byte) { return a.store.Height(), a.store.Hash() }
+
+// InitChain writes genesis into the working tree and returns its hash; the
+// first block's Commit saves it together with that block.
+func (a *App) InitChain(chainID string, initialHeight int64, appState []byte, vals []InitialValidator) ([]byte, error) {
+	if a.store.Height() != 0 {
+		return nil, fmt.Errorf("init chain: state already at height %d", a.store.Height())
+	}
+	g, err := ParseGenesis(appState)
+	if err != nil {
+		return nil, err
+	}
+	a.store.Discard()
+	a.store.SetInitialVersion(initialHeight)
+	if err := applyGenesis(a.store.Working(), chainID, g, vals); err != nil {
+		a.store.Discard()
+		return nil, err
+	}
+	return a.store.WorkingHash(), nil
+}
+
+// Check validates a transaction against the last committed state, for the
+// mempool. spent names inputs already taken by pending transactions.
+func (a *App) Check(txBytes []byte, spent SpentFunc) (*Tx, error) {
+	return Validate(a.store.Committed(), txBytes, spent)
+}
+
+// Committed is the last committed state, read-only.
+func (a *App) Committed() Reader { return a.store.Committed() }
+
+// ExecuteBlock applies a decided block's transactions in order to the working
+// tree and returns one result per transaction and the resulting app hash. A
+// rejected transaction changes nothing. An error means the node cannot go on
+// (its own state is unreadable or the block is out of order) and must halt
+// rather than diverge from the other validators.
+func (a *App) ExecuteBlock(height int64, txs [][]byte) ([]TxResult, []byte, error) {
+	if want := a.store.WorkingVersion(); height != want {
+		return nil, nil, fmt.Errorf("execute block %d: state expects block %d", height, want)
+	}
+	working := a.store.Working()
+	results := make([]TxResult, len(txs))
+	for i, txBytes := range txs {
+		c, err := check(working, txBytes, nil)
+		if err == nil {
+			err = c.apply(working)
+			if err != nil {
+				return nil, nil, fmt.Errorf("block %d tx %d: apply: %w", height, i, err)
+			}
+			results[i] = TxResult{Code: CodeOK, Log: "ok", TxID: c.id, Events: c.events()}
+			continue
+		}
+		code := CodeOf(err)
+		if code == CodeInternal {
+			return nil, nil, fmt.Errorf("block %d tx %d: %w", height, i, err)
+		}
+		results[i] = TxResult{Code: code, Log: err.Error()}
+		if tx, derr := DecodeTx(txBytes); derr == nil {
+			results[i].TxID = tx.ID()
+		}
+	}
+	return results, a.store.WorkingHash(), nil
+}
+
+// Commit saves the working tree as the new version.
+func (a *App) Commit() (int64, []byte, error) {
+	hash, version, err := a.store.Commit()
+	return version, hash, err
+}
+
+// ProposalChecker validates the transactions of one proposed block in order,
+// against committed state plus what earlier transactions of the block spend.
+type ProposalChecker struct {
+	state Reader
+	spent map[Outpoint]bool
+}
+
+// NewProposalChecker starts checking a proposal on top of committed state.
+func (a *App) NewProposalChecker() *ProposalChecker {
+	return &ProposalChecker{state: a.store.Committed(), spent: map[Outpoint]bool{}}
+}
+
+// Add validates the next transaction of the proposal and, if it passes,
+// reserves its inputs so a later transaction cannot spend them again.
+func (p *ProposalChecker) Add(txBytes []byte) error {
+	tx, err := Validate(p.state, txBytes, func(o Outpoint) bool { return p.spent[o] })
+	if err != nil {
+		return err
+	}
+	for _, in := range tx.Body.Transfer.Inputs {
+		p.spent[in] = true
+	}
+	return nil
+}
+
+func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

@@ -1,0 +1,259 @@
+package app
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/cosmos/iavl"
+)
+
+// CodeNotFound answers a query for an account or asset that does not exist.
+const CodeNotFound Code = 20
+
+// ErrNotFound is the sentinel for CodeNotFound.
+var ErrNotFound = newError(CodeNotFound, "not found")
+
+// MaxUTXOsPerQuery bounds one /utxos answer; More says when there are more.
+const MaxUTXOsPerQuery = 10_000
+
+// QueryResult is the answer to a state query. For single-key paths Value is
+// the stored record (schema in docs/proto) and Key its store key, so Proof
+// (an ICS-23 commitment proof, membership or absence) can be checked against
+// the app hash of block Height+1.
+type QueryResult struct {
+	Key    []byte
+	Value  []byte
+	Height int64
+	Proof  []byte
+}
+
+// UTXOEntry is one unspent output with its outpoint.
+type UTXOEntry struct {
+	Outpoint Outpoint
+	Output   Output
+}
+
+// Query answers path at a committed height (0 = latest):
+//
+//	/account/NAME          Account
+//	/asset/ID              Asset
+//	/balance/NAME/ASSET    Balance (absent = 0)
+//	/params                Params
+//	/utxos/NAME[/ASSET]    UTXOList, no proof (it spans many keys)
+//
+// With prove, single-key answers carry a proof.
+func (a *App) Query(path string, height int64, prove bool) (*QueryResult, error) {
+	if height == 0 {
+		height = a.store.Height()
+	}
+	if height == 0 {
+		return nil, fmt.Errorf("%w: nothing committed yet", ErrNotFound)
+	}
+	tree, err := a.store.Version(height)
+	if err != nil {
+		return nil, rejectf(ErrNotFound, "%v", err)
+	}
+	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
+	var key []byte
+	switch {
+	case len(parts) == 2 && parts[0] == "account":
+		if err := ValidateAccountName(parts[1]); err != nil {
+			return nil, err
+		}
+		key = accountKey(parts[1])
+	case len(parts) == 2 && parts[0] == "asset":
+		if err := ValidateAssetID(parts[1]); err != nil {
+			return nil, err
+		}
+		key = assetKey(parts[1])
+	case len(parts) == 3 && parts[0] == "balance":
+		if err := ValidateAccountName(parts[1]); err != nil {
+			return nil, err
+		}
+		if err := ValidateAssetID(parts[2]); err != nil {
+			return nil, err
+		}
+		if err := mustExist(tree, accountKey(parts[1]), "account "+parts[1]); err != nil {
+			return nil, err
+		}
+		if err := mustExist(tree, assetKey(parts[2]), "asset "+parts[2]); err != nil {
+			return nil, err
+		}
+		key = balanceKey(parts[1], parts[2])
+	case len(parts) == 1 && parts[0] == "params":
+		key = []byte(keyParams)
+	case (len(parts) == 2 || len(parts) == 3) && parts[0] == "utxos":
+		asset := ""
+		if len(parts) == 3 {
+			asset = parts[2]
+		}
+		return queryUTXOs(tree, parts[1], asset)
+	default:
+		return nil, rejectf(ErrInvalidField, "unknown query path %s; want /account/NAME, /asset/ID, /balance/NAME/ASSET, /params or /utxos/NAME[/ASSET]", quote(path))
+	}
+	value, err := tree.Get(key)
+	if err != nil {
+		return nil, internal(err, path)
+	}
+	res := &QueryResult{Key: key, Value: value, Height: height}
+	if prove {
+		if res.Proof, err = proveKey(tree, key, value != nil); err != nil {
+			return nil, err
+		}
+	}
+	if value == nil && parts[0] != "balance" {
+		return res, rejectf(ErrNotFound, "%s", strings.TrimPrefix(path, "/"))
+	}
+	return res, nil
+}
+
+func mustExist(tree *iavl.ImmutableTree, key []byte, what string) error {
+	ok, err := tree.Has(key)
+	if err != nil {
+		return internal(err, what)
+	}
+	if !ok {
+		return rejectf(ErrNotFound, "%s", what)
+	}
+	return nil
+}
+
+func proveKey(tree *iavl.ImmutableTree, key []byte, exists bool) ([]byte, error) {
+	var proof interface{ Marshal() ([]byte, error) }
+	var err error
+	if exists {
+		proof, err = tree.GetMembershipProof(key)
+	} else {
+		proof, err = tree.GetNonMembershipProof(key)
+	}
+	if err != nil {
+		return nil, internal(err, "proof")
+	}
+	b, err := proof.Marshal()
+	if err != nil {
+		return nil, internal(err, "proof")
+	}
+	return b, nil
+}
+
+func queryUTXOs(tree *iavl.ImmutableTree, owner, asset string) (*QueryResult, error) {
+	if err := ValidateAccountName(owner); err != nil {
+		return nil, err
+	}
+	if asset != "" {
+		if err := ValidateAssetID(asset); err != nil {
+			return nil, err
+		}
+	}
+	if err := mustExist(tree, accountKey(owner), "account "+owner); err != nil {
+		return nil, err
+	}
+	prefix := ownerPrefix(owner)
+	end := append(bytes.Clone(prefix[:len(prefix)-1]), '/'+1)
+	it, err := tree.Iterator(prefix, end, true)
+	if err != nil {
+		return nil, internal(err, "utxos of "+owner)
+	}
+	defer it.Close()
+	var list []UTXOEntry
+	more := false
+	for ; it.Valid(); it.Next() {
+		k := it.Key()[len(prefix):]
+		if len(k) != 36 {
+			return nil, internal(errors.New("bad owner index key"), "utxos of "+owner)
+		}
+		var o Outpoint
+		copy(o.TxID[:], k[:32])
+		o.Index = uint32(k[32])<<24 | uint32(k[33])<<16 | uint32(k[34])<<8 | uint32(k[35])
+		out, err := loadUTXO(tree, o)
+		if err != nil || out == nil {
+			return nil, internal(fmt.Errorf("owner index names missing utxo %s", o), "utxos of "+owner)
+		}
+		if asset != "" && out.Asset != asset {
+			continue
+		}
+		if len(list) == MaxUTXOsPerQuery {
+			more = true
+			break
+		}
+		list = append(list, UTXOEntry{Outpoint: o, Output: *out})
+	}
+	if err := it.Error(); err != nil {
+		return nil, internal(err, "utxos of "+owner)
+	}
+	return &QueryResult{Value: EncodeUTXOList(list, more), Height: tree.Version()}, nil
+}
+
+// EncodeUTXOList writes message UTXOList { repeated UTXOEntry utxos = 1; bool more = 2; }.
+func EncodeUTXOList(list []UTXOEntry, more bool) []byte {
+	var e encoder
+	for _, u := range list {
+		e.message(1, true, func(e *encoder) {
+			e.message(1, true, func(e *encoder) { encodeOutpoint(e, u.Outpoint) })
+			e.message(2, true, func(e *encoder) { encodeOutput(e, u.Output) })
+		})
+	}
+	if more {
+		e.uint(2, 1)
+	}
+	return e.buf
+}
+
+// DecodeUTXOList parses the value of a /utxos query.
+func DecodeUTXOList(b []byte) (list []UTXOEntry, more bool, err error) {
+	d := decoder{b: b}
+	for {
+		num, ok, err := d.next()
+		if err != nil || !ok {
+			return list, more, err
+		}
+		switch num {
+		case 1:
+			var raw []byte
+			if raw, err = d.bytes("utxo_list.utxos"); err != nil {
+				return nil, false, err
+			}
+			u, err := decodeUTXOEntry(raw)
+			if err != nil {
+				return nil, false, err
+			}
+			list = append(list, u)
+		case 2:
+			var v uint64
+			if v, err = d.uint("utxo_list.more"); err != nil {
+				return nil, false, err
+			}
+			more = v != 0
+		default:
+			return nil, false, unknownField("UTXOList", num)
+		}
+	}
+}
+
+func decodeUTXOEntry(b []byte) (UTXOEntry, error) {
+	var u UTXOEntry
+	d := decoder{b: b}
+	for {
+		num, ok, err := d.next()
+		if err != nil || !ok {
+			return u, err
+		}
+		var raw []byte
+		if raw, err = d.bytes("utxo_entry"); err != nil {
+			return u, err
+		}
+		switch num {
+		case 1:
+			u.Outpoint, err = decodeOutpoint(raw)
+		case 2:
+			u.Output, err = DecodeOutput(raw)
+		default:
+			err = unknownField("UTXOEntry", num)
+		}
+		if err != nil {
+			return u, err
+		}
+	}
+}

@@ -1,0 +1,287 @@
+package app
+
+import "fmt"
+
+// The records kept in the state tree, with their canonical encodings. The
+// schema is the same .proto as the transaction (docs/proto).
+
+// AccountStatus says whether an account may move coins and sign.
+type AccountStatus uint32
+
+const (
+	StatusActive AccountStatus = 0
+	StatusFrozen AccountStatus = 1
+)
+
+func (s AccountStatus) String() string {
+	if s == StatusFrozen {
+		return "frozen"
+	}
+	return "active"
+}
+
+// AccountKey is one key of an account's key set with its voting weight.
+type AccountKey struct {
+	KeyType   KeyType
+	PublicKey []byte
+	Weight    uint32
+}
+
+// Account is a registered identity: an M-of-N key set, roles and a status.
+// Rotating keys changes Keys, never Name, so coins and roles stay put.
+type Account struct {
+	Name         string
+	Organization string
+	Keys         []AccountKey
+	Threshold    uint32
+	Roles        []string
+	Status       AccountStatus
+}
+
+// Asset is a unit of account with its issuers and current total supply.
+type Asset struct {
+	ID       string
+	Decimals uint32
+	Issuers  []string
+	Supply   uint64
+}
+
+// Params are the consensus limits every node applies alike.
+type Params struct {
+	MaxTxBytes    uint32 // largest encoded transaction accepted
+	MaxInputs     uint32 // most inputs in one transfer
+	MaxOutputs    uint32 // most outputs in one transfer
+	MaxSignatures uint32 // most signatures on one transaction
+	MaxMemoBytes  uint32 // longest memo
+}
+
+// DefaultParams are the limits used when genesis names none.
+func DefaultParams() Params {
+	return Params{MaxTxBytes: 64 << 10, MaxInputs: 256, MaxOutputs: 256, MaxSignatures: 32, MaxMemoBytes: 256}
+}
+
+// Validator is the ledger's record of one genesis or governance validator.
+type Validator struct {
+	Name      string
+	KeyType   string // CometBFT key type, e.g. "ed25519"
+	PublicKey []byte
+	Power     int64
+}
+
+func encodeAccount(a *Account) []byte {
+	var e encoder
+	e.string(1, a.Name)
+	e.string(2, a.Organization)
+	for _, k := range a.Keys {
+		e.message(3, true, func(e *encoder) {
+			e.uint(1, uint64(k.KeyType))
+			e.bytes(2, k.PublicKey)
+			e.uint(3, uint64(k.Weight))
+		})
+	}
+	e.uint(4, uint64(a.Threshold))
+	for _, r := range a.Roles {
+		e.string(5, r)
+	}
+	e.uint(6, uint64(a.Status))
+	return e.buf
+}
+
+// DecodeAccount parses a stored account (the value of an /account query).
+func DecodeAccount(b []byte) (*Account, error) {
+	a := &Account{}
+	d := decoder{b: b}
+	for {
+		num, ok, err := d.next()
+		if err != nil || !ok {
+			return a, err
+		}
+		switch num {
+		case 1:
+			a.Name, err = d.string("account.name")
+		case 2:
+			a.Organization, err = d.string("account.organization")
+		case 3:
+			var raw []byte
+			if raw, err = d.bytes("account.keys"); err == nil {
+				var k AccountKey
+				k, err = decodeAccountKey(raw)
+				a.Keys = append(a.Keys, k)
+			}
+		case 4:
+			a.Threshold, err = d.uint32("account.threshold")
+		case 5:
+			var r string
+			r, err = d.string("account.roles")
+			a.Roles = append(a.Roles, r)
+		case 6:
+			var s uint32
+			s, err = d.uint32("account.status")
+			a.Status = AccountStatus(s)
+		default:
+			err = unknownField("Account", num)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+func decodeAccountKey(b []byte) (AccountKey, error) {
+	var k AccountKey
+	d := decoder{b: b}
+	for {
+		num, ok, err := d.next()
+		if err != nil || !ok {
+			return k, err
+		}
+		switch num {
+		case 1:
+			var t uint32
+			t, err = d.uint32("account_key.key_type")
+			k.KeyType = KeyType(t)
+		case 2:
+			k.PublicKey, err = d.bytes("account_key.public_key")
+		case 3:
+			k.Weight, err = d.uint32("account_key.weight")
+		default:
+			err = unknownField("AccountKey", num)
+		}
+		if err != nil {
+			return k, err
+		}
+	}
+}
+
+func encodeAsset(a *Asset) []byte {
+	var e encoder
+	e.string(1, a.ID)
+	e.uint(2, uint64(a.Decimals))
+	for _, i := range a.Issuers {
+		e.string(3, i)
+	}
+	e.uint(4, a.Supply)
+	return e.buf
+}
+
+// DecodeAsset parses a stored asset (the value of an /asset query).
+func DecodeAsset(b []byte) (*Asset, error) {
+	a := &Asset{}
+	d := decoder{b: b}
+	for {
+		num, ok, err := d.next()
+		if err != nil || !ok {
+			return a, err
+		}
+		switch num {
+		case 1:
+			a.ID, err = d.string("asset.id")
+		case 2:
+			a.Decimals, err = d.uint32("asset.decimals")
+		case 3:
+			var i string
+			i, err = d.string("asset.issuers")
+			a.Issuers = append(a.Issuers, i)
+		case 4:
+			a.Supply, err = d.uint("asset.supply")
+		default:
+			err = unknownField("Asset", num)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+func encodeParams(p *Params) []byte {
+	var e encoder
+	e.uint(1, uint64(p.MaxTxBytes))
+	e.uint(2, uint64(p.MaxInputs))
+	e.uint(3, uint64(p.MaxOutputs))
+	e.uint(4, uint64(p.MaxSignatures))
+	e.uint(5, uint64(p.MaxMemoBytes))
+	return e.buf
+}
+
+// DecodeParams parses stored params (the value of a /params query).
+func DecodeParams(b []byte) (*Params, error) {
+	p := &Params{}
+	d := decoder{b: b}
+	for {
+		num, ok, err := d.next()
+		if err != nil || !ok {
+			return p, err
+		}
+		fields := map[int]*uint32{1: &p.MaxTxBytes, 2: &p.MaxInputs, 3: &p.MaxOutputs, 4: &p.MaxSignatures, 5: &p.MaxMemoBytes}
+		dst, known := fields[num]
+		if !known {
+			return nil, unknownField("Params", num)
+		}
+		if *dst, err = d.uint32(fmt.Sprintf("params.%d", num)); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// EncodeBalance and DecodeBalance: a balance is the message {uint64 amount = 1}.
+func encodeBalance(amount uint64) []byte {
+	var e encoder
+	e.uint(1, amount)
+	return e.buf
+}
+
+// DecodeBalance parses a stored balance (the value of a /balance query).
+func DecodeBalance(b []byte) (uint64, error) {
+	var amount uint64
+	d := decoder{b: b}
+	for {
+		num, ok, err := d.next()
+		if err != nil || !ok {
+			return amount, err
+		}
+		if num != 1 {
+			return 0, unknownField("Balance", num)
+		}
+		if amount, err = d.uint("balance.amount"); err != nil {
+			return 0, err
+		}
+	}
+}
+
+func encodeValidator(v *Validator) []byte {
+	var e encoder
+	e.string(1, v.Name)
+	e.string(2, v.KeyType)
+	e.bytes(3, v.PublicKey)
+	e.uint(4, uint64(v.Power))
+	return e.buf
+}
+
+// DecodeValidator parses a stored validator record.
+func DecodeValidator(b []byte) (*Validator, error) {
+	v := &Validator{}
+	d := decoder{b: b}
+	for {
+		num, ok, err := d.next()
+		if err != nil || !ok {
+			return v, err
+		}
+		switch num {
+		case 1:
+			v.Name, err = d.string("validator.name")
+		case 2:
+			v.KeyType, err = d.string("validator.key_type")
+		case 3:
+			v.PublicKey, err = d.bytes("validator.public_key")
+		case 4:
+			var p uint64
+			p, err = d.uint("validator.power")
+			v.Power = int64(p)
+		default:
+			err = unknownField("Validator", num)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}

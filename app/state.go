@@ -1,0 +1,78 @@
+package app
+
+import "errors"
+
+// Reader reads state: the working tree during a block, a committed version
+// for CheckTx and queries.
+type Reader interface {
+	// Get returns the value at key, or nil when the key is absent.
+	Get(key []byte) ([]byte, error)
+}
+
+// KV is state that a block may change.
+type KV interface {
+	Reader
+	// Set writes value at key.
+	Set(key, value []byte) error
+	// Delete removes key; removing an absent key is not an error.
+	Delete(key []byte) error
+}
+
+type emptyReader struct{}
+
+func (emptyReader) Get([]byte) ([]byte, error) { return nil, nil }
+
+// workingKV adapts the mutable IAVL tree to KV.
+type workingKV struct {
+	tree interface {
+		Get([]byte) ([]byte, error)
+		Set([]byte, []byte) (bool, error)
+		Remove([]byte) ([]byte, bool, error)
+	}
+}
+
+func (w workingKV) Get(k []byte) ([]byte, error) { return w.tree.Get(k) }
+
+func (w workingKV) Set(k, v []byte) error {
+	if v == nil {
+		return errors.New("nil value") // IAVL treats nil as delete; callers never mean that
+	}
+	_, err := w.tree.Set(k, v)
+	return err
+}
+
+func (w workingKV) Delete(k []byte) error {
+	_, _, err := w.tree.Remove(k)
+	return err
+}
+
+// Store keys. Names and asset ids cannot contain '/', so every prefix is
+// unambiguous. They are documented in docs/wire-format.md for clients that
+// verify query proofs.
+const (
+	prefixAccount   = "account/"
+	prefixAsset     = "asset/"
+	prefixUTXO      = "utxo/"    // + txid(32) ‖ index(4, big-endian) → Output
+	prefixOwner     = "owner/"   // + owner + "/" + txid ‖ index → empty marker
+	prefixBalance   = "balance/" // + owner + "/" + asset → Balance
+	prefixValidator = "validator/"
+	keyParams       = "params"
+	keyChainID      = "chain_id"
+)
+
+func accountKey(name string) []byte { return []byte(prefixAccount + name) }
+func assetKey(id string) []byte     { return []byte(prefixAsset + id) }
+func utxoKey(o Outpoint) []byte     { return append([]byte(prefixUTXO), outpointKeyBytes(o)...) }
+func ownerPrefix(owner string) []byte {
+	return []byte(prefixOwner + owner + "/")
+}
+func ownerKey(owner string, o Outpoint) []byte {
+	return append(ownerPrefix(owner), outpointKeyBytes(o)...)
+}
+func balanceKey(owner, asset string) []byte {
+	return []byte(prefixBalance + owner + "/" + asset)
+}
+func validatorKey(pubKey []byte) []byte { return append([]byte(prefixValidator), pubKey...) }
+
+// ownerMarker is the value of an owner-index entry; IAVL needs a non-nil value.
+var ownerMarker = []byte{1}

@@ -1,0 +1,208 @@
+package app
+
+import (
+	"encoding/binary"
+	"fmt"
+	"sync"
+
+	"github.com/cosmos/iavl"
+	idb "github.com/cosmos/iavl/db"
+)
+
+// Store is the ledger state: one IAVL tree on goleveldb whose root hash is the
+// app hash. Writes go to the working tree; Commit saves them as the next
+// version, and version N is the state after block N.
+//
+// Crash safety: IAVL may split one SaveVersion over several leveldb batches,
+// so a process killed inside SaveVersion can leave a partial version behind
+// that a plain Load would pick up. Store therefore records the last fully
+// saved version itself, with a synced write after SaveVersion returns, and
+// on open loads exactly that version for overwriting, which deletes anything
+// newer. CometBFT's handshake then replays the blocks the app lacks.
+type Store struct {
+	db   *idb.GoLevelDB
+	tree *iavl.MutableTree
+
+	mu        sync.RWMutex // guards committed, read by queries and CheckTx
+	committed *iavl.ImmutableTree
+}
+
+// StoreConfig tunes the tree.
+type StoreConfig struct {
+	// CacheSize is the number of tree nodes kept in memory. Default 100000.
+	CacheSize int
+}
+
+// DefaultStoreConfig returns the defaults stated in StoreConfig.
+func DefaultStoreConfig() StoreConfig { return StoreConfig{CacheSize: 100_000} }
+
+var (
+	treePrefix = []byte("t/")
+	// committedHeightKey lives beside the tree, not in it: it must not
+	// change the app hash.
+	committedHeightKey = []byte("m/committed_height")
+)
+
+// OpenStore opens (or creates) the state under dir and loads the last
+// committed version.
+func OpenStore(dir string, cfg StoreConfig) (*Store, error) {
+	db, err := idb.NewGoLevelDB("state", dir)
+	if err != nil {
+		return nil, fmt.Errorf("open state database in %s: %w", dir, err)
+	}
+	s := &Store{db: db}
+	// Fast storage is skipped: it is a second index written beside each
+	// version, one more thing a crash could leave half-written.
+	s.tree = iavl.NewMutableTree(idb.NewPrefixDB(db, treePrefix), cfg.CacheSize, true, iavl.NewNopLogger())
+	if err := s.load(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) load() error {
+	height, err := s.committedHeight()
+	if err != nil {
+		return err
+	}
+	if height == 0 {
+		// Nothing was ever committed: whatever the tree holds is a partial
+		// first version, so start from an empty tree.
+		return s.wipeTree()
+	}
+	if err := s.tree.LoadVersionForOverwriting(height); err != nil {
+		return fmt.Errorf("load state version %d: %w", height, err)
+	}
+	return s.snapshot(height)
+}
+
+func (s *Store) wipeTree() error {
+	end := append([]byte(nil), treePrefix...)
+	end[len(end)-1]++
+	it, err := s.db.Iterator(treePrefix, end)
+	if err != nil {
+		return fmt.Errorf("scan uncommitted state: %w", err)
+	}
+	defer it.Close()
+	batch := s.db.NewBatch()
+	defer batch.Close()
+	for ; it.Valid(); it.Next() {
+		if err := batch.Delete(it.Key()); err != nil {
+			return fmt.Errorf("discard uncommitted state: %w", err)
+		}
+	}
+	if err := batch.WriteSync(); err != nil {
+		return fmt.Errorf("discard uncommitted state: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) committedHeight() (int64, error) {
+	b, err := s.db.Get(committedHeightKey)
+	if err != nil {
+		return 0, fmt.Errorf("read committed height: %w", err)
+	}
+	if b == nil {
+		return 0, nil
+	}
+	if len(b) != 8 {
+		return 0, fmt.Errorf("committed height record is %d bytes, want 8", len(b))
+	}
+	return int64(binary.BigEndian.Uint64(b)), nil
+}
+
+func (s *Store) snapshot(height int64) error {
+	imm, err := s.tree.GetImmutable(height)
+	if err != nil {
+		return fmt.Errorf("open version %d: %w", height, err)
+	}
+	s.mu.Lock()
+	s.committed = imm
+	s.mu.Unlock()
+	return nil
+}
+
+// SetInitialVersion makes the first Commit save this version (the chain's
+// initial height). Only meaningful before the first commit.
+func (s *Store) SetInitialVersion(v int64) {
+	if v > 1 {
+		s.tree.SetInitialVersion(uint64(v))
+	}
+}
+
+// Height is the last committed version, 0 before the first commit.
+func (s *Store) Height() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.committed == nil {
+		return 0
+	}
+	return s.committed.Version()
+}
+
+// Hash is the root hash of the last committed version.
+func (s *Store) Hash() []byte {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.committed == nil {
+		return s.tree.WorkingHash()
+	}
+	return s.committed.Hash()
+}
+
+// WorkingHash is the root hash including uncommitted writes.
+func (s *Store) WorkingHash() []byte { return s.tree.WorkingHash() }
+
+// Working is the uncommitted tree that FinalizeBlock writes.
+func (s *Store) Working() KV { return workingKV{s.tree} }
+
+// Committed returns a read-only view of the last committed version, or of
+// an empty state before the first commit.
+func (s *Store) Committed() Reader {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.committed == nil {
+		return emptyReader{}
+	}
+	return s.committed
+}
+
+// Version returns a read-only view of a committed version, for queries and
+// proofs.
+func (s *Store) Version(height int64) (*iavl.ImmutableTree, error) {
+	if height == s.Height() {
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		return s.committed, nil
+	}
+	if height <= 0 || height > s.Height() {
+		return nil, fmt.Errorf("height %d not available: committed height is %d", height, s.Height())
+	}
+	return s.tree.GetImmutable(height)
+}
+
+// Discard drops uncommitted writes.
+func (s *Store) Discard() { s.tree.Rollback() }
+
+// Commit saves the working tree as the next version and records it as
+// committed. It returns the new app hash and version.
+func (s *Store) Commit() ([]byte, int64, error) {
+	hash, version, err := s.tree.SaveVersion()
+	if err != nil {
+		return nil, 0, fmt.Errorf("save state version: %w", err)
+	}
+	if err := s.db.SetSync(committedHeightKey, binary.BigEndian.AppendUint64(nil, uint64(version))); err != nil {
+		return nil, 0, fmt.Errorf("record committed height %d: %w", version, err)
+	}
+	if err := s.snapshot(version); err != nil {
+		return nil, 0, err
+	}
+	return hash, version, nil
+}
+
+// Close releases the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// WorkingVersion is the version the next Commit will save.
+func (s *Store) WorkingVersion() int64 { return s.tree.WorkingVersion() }

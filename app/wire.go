@@ -1,0 +1,125 @@
+package app
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// The wire format is protocol buffers (proto3), written by hand with the
+// standard library so that the app package stays free of code generation and
+// so that decoding is strict: a message must be in canonical form (fields in
+// ascending order, each at most once, zero values omitted, minimal varints),
+// which decodeCanonical checks by re-encoding. The schema is in
+// docs/proto/consort/v1/consort.proto.
+
+const (
+	wireVarint = 0
+	wireBytes  = 2
+)
+
+var errTruncated = errors.New("truncated field")
+
+// encoder appends proto3 fields; zero values are omitted as proto3 requires.
+type encoder struct{ buf []byte }
+
+func (e *encoder) tag(num int, typ int) {
+	e.buf = binary.AppendUvarint(e.buf, uint64(num)<<3|uint64(typ))
+}
+
+func (e *encoder) uint(num int, v uint64) {
+	if v == 0 {
+		return
+	}
+	e.tag(num, wireVarint)
+	e.buf = binary.AppendUvarint(e.buf, v)
+}
+
+func (e *encoder) bytes(num int, v []byte) {
+	if len(v) == 0 {
+		return
+	}
+	e.tag(num, wireBytes)
+	e.buf = binary.AppendUvarint(e.buf, uint64(len(v)))
+	e.buf = append(e.buf, v...)
+}
+
+func (e *encoder) string(num int, v string) { e.bytes(num, []byte(v)) }
+
+// message writes an embedded message. Unlike scalars, a present but empty
+// message is still written when always is true (repeated elements).
+func (e *encoder) message(num int, always bool, write func(*encoder)) {
+	var sub encoder
+	write(&sub)
+	if len(sub.buf) == 0 && !always {
+		return
+	}
+	e.tag(num, wireBytes)
+	e.buf = binary.AppendUvarint(e.buf, uint64(len(sub.buf)))
+	e.buf = append(e.buf, sub.buf...)
+}
+
+// decoder reads fields in order. Its methods never panic on bad input.
+type decoder struct {
+	b   []byte
+	typ int // wire type of the field just read by next
+}
+
+// next reads the next field's number; ok is false at the end of input.
+func (d *decoder) next() (num int, ok bool, err error) {
+	if len(d.b) == 0 {
+		return 0, false, nil
+	}
+	key, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		return 0, false, errTruncated
+	}
+	d.b = d.b[n:]
+	num, d.typ = int(key>>3), int(key&7)
+	if key>>3 == 0 || key>>3 > 1<<29-1 {
+		return 0, false, fmt.Errorf("invalid field number %d", key>>3)
+	}
+	return num, true, nil
+}
+
+func (d *decoder) uint(field string) (uint64, error) {
+	if d.typ != wireVarint {
+		return 0, fmt.Errorf("field %s: wire type %d, want varint", field, d.typ)
+	}
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		return 0, fmt.Errorf("field %s: %w", field, errTruncated)
+	}
+	d.b = d.b[n:]
+	return v, nil
+}
+
+func (d *decoder) uint32(field string) (uint32, error) {
+	v, err := d.uint(field)
+	if err == nil && v > 1<<32-1 {
+		err = fmt.Errorf("field %s: %d does not fit in 32 bits", field, v)
+	}
+	return uint32(v), err
+}
+
+func (d *decoder) bytes(field string) ([]byte, error) {
+	if d.typ != wireBytes {
+		return nil, fmt.Errorf("field %s: wire type %d, want length-delimited", field, d.typ)
+	}
+	l, n := binary.Uvarint(d.b)
+	if n <= 0 || l > uint64(len(d.b)-n) {
+		return nil, fmt.Errorf("field %s: %w", field, errTruncated)
+	}
+	v := d.b[n : n+int(l)]
+	d.b = d.b[n+int(l):]
+	return v, nil
+}
+
+func (d *decoder) string(field string) (string, error) {
+	v, err := d.bytes(field)
+	return string(v), err
+}
+
+func unknownField(msg string, num int) error {
+	return fmt.Errorf("unknown field %d in %s", num, msg)
+}
