@@ -31,10 +31,16 @@ type Store struct {
 type StoreConfig struct {
 	// CacheSize is the number of tree nodes kept in memory. Default 100000.
 	CacheSize int
+	// FlushThreshold is the size in bytes at which IAVL writes a leveldb
+	// batch while saving a version. Default 100000 (IAVL's own default).
+	FlushThreshold int
+
+	// wrapTreeDB lets crash tests interpose on the tree's database.
+	wrapTreeDB func(idb.DB) idb.DB
 }
 
 // DefaultStoreConfig returns the defaults stated in StoreConfig.
-func DefaultStoreConfig() StoreConfig { return StoreConfig{CacheSize: 100_000} }
+func DefaultStoreConfig() StoreConfig { return StoreConfig{CacheSize: 100_000, FlushThreshold: 100_000} }
 
 var (
 	treePrefix = []byte("t/")
@@ -53,7 +59,11 @@ func OpenStore(dir string, cfg StoreConfig) (*Store, error) {
 	s := &Store{db: db}
 	// Fast storage is skipped: it is a second index written beside each
 	// version, one more thing a crash could leave half-written.
-	s.tree = iavl.NewMutableTree(idb.NewPrefixDB(db, treePrefix), cfg.CacheSize, true, iavl.NewNopLogger())
+	var treeDB idb.DB = idb.NewPrefixDB(db, treePrefix)
+	if cfg.wrapTreeDB != nil {
+		treeDB = cfg.wrapTreeDB(treeDB)
+	}
+	s.tree = iavl.NewMutableTree(treeDB, cfg.CacheSize, true, iavl.NewNopLogger(), iavl.FlushThresholdOption(cfg.FlushThreshold))
 	if err := s.load(); err != nil {
 		db.Close()
 		return nil, err
