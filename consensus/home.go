@@ -137,6 +137,9 @@ func homeConfig(cfg HomeConfig) (*cmtcfg.Config, error) {
 	if cfg.ChainID == "" || len(cfg.ChainID) > cmttypes.MaxChainIDLen {
 		return nil, fmt.Errorf("chain id %q must be 1 to %d characters", cfg.ChainID, cmttypes.MaxChainIDLen)
 	}
+	if cfg.TimeoutCommit < 0 {
+		return nil, fmt.Errorf("timeout commit %v must not be negative", cfg.TimeoutCommit)
+	}
 	if len(cfg.AppState) > 0 && !json.Valid(cfg.AppState) {
 		return nil, errors.New("app state is not valid json")
 	}

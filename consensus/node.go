@@ -37,7 +37,7 @@ func newNode(ctx context.Context, cfg *cmtcfg.Config, app cmtabci.Application, p
 		proxy.NewLocalClientCreator(app),
 		node.DefaultGenesisDocProviderFunc(cfg),
 		cmtcfg.DefaultDBProvider,
-		node.DefaultMetricsProvider(cfg.Instrumentation),
+		metricsProvider(cfg.Instrumentation, logger),
 		NewCometLogger(logger),
 	)
 	if err != nil {

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	cmtcfg "github.com/cometbft/cometbft/config"
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/consort-ledger/consort/abci"
+	"github.com/consort-ledger/consort/app"
+	"github.com/consort-ledger/consort/consensus"
+)
+
+type startOptions struct {
+	dev       bool
+	listen    initOptions // only the listen fields and timeoutCommit are used
+	logLevel  string
+	logFormat string
+}
+
+func newStartCmd(g *globals) *cobra.Command {
+	o := startOptions{}
+	cmd := &cobra.Command{
+		Use:   "start",
+		Short: "Run a node (with --dev: create the dev chain first if the home is empty)",
+		Long: `start runs the node in --home until interrupted (Ctrl-C or SIGTERM).
+
+With --dev, a home that does not exist yet is first made as the dev chain:
+chain id consort-dev, asset USD (2 decimals), accounts admin, alice and bob
+with keys in the home's keyring, alice holding 1,000,000.00 USD. An existing
+home is reused, so the same chain continues after a restart.
+
+Listen addresses given here override the home's config for this run.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.logFormat == "" {
+				o.logFormat = "json"
+				if o.dev {
+					o.logFormat = "console"
+				}
+			}
+			logger, err := consensus.NewZerolog(g.stderr, o.logFormat, o.logLevel)
+			if err != nil {
+				return err
+			}
+			if !homeExists(g.home) {
+				if !o.dev {
+					return fmt.Errorf("%s is not a node home: run `consort init --home %s --chain-id ID` or `consort start --dev`", g.home, g.home)
+				}
+				dev := devOptions()
+				dev.rpcListen, dev.p2pListen, dev.metricsListen = o.listen.rpcListen, o.listen.p2pListen, o.listen.metricsListen
+				dev.timeoutCommit = o.listen.timeoutCommit
+				if _, err := initHome(g.home, dev); err != nil {
+					return fmt.Errorf("create dev chain: %w", err)
+				}
+			}
+			conf, err := consensus.LoadConfig(g.home)
+			if err != nil {
+				return err
+			}
+			applyListenOverrides(conf, o.listen)
+			return runNode(cmd.Context(), g, conf, logger)
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVar(&o.dev, "dev", false, "create the one-validator dev chain in --home if it does not exist")
+	addListenFlags(f, &o.listen)
+	f.StringVar(&o.logLevel, "log-level", "info", "log level for the app and CometBFT: debug, info, warn or error")
+	f.StringVar(&o.logFormat, "log-format", "", "log format: json or console (default: console with --dev, else json)")
+	return cmd
+}
+
+func applyListenOverrides(conf *cmtcfg.Config, o initOptions) {
+	if o.rpcListen != "" {
+		conf.RPC.ListenAddress = o.rpcListen
+	}
+	if o.p2pListen != "" {
+		conf.P2P.ListenAddress = o.p2pListen
+	}
+	if o.metricsListen != "" {
+		conf.Instrumentation.PrometheusListenAddr = o.metricsListen
+	}
+}
+
+// runNode opens the ledger, starts CometBFT in-process with it and runs
+// until ctx is cancelled. The state is closed after the node has stopped.
+func runNode(ctx context.Context, g *globals, conf *cmtcfg.Config, logger zerolog.Logger) error {
+	store, err := app.OpenStore(appDataDir(g.home), app.DefaultStoreConfig())
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	ledger := app.New(store)
+	n, err := consensus.NewNode(ctx, conf, abci.New(ledger, logger.With().Str("module", "consort").Logger()), logger)
+	if err != nil {
+		return err
+	}
+	printDevBanner(g.stdout, g.home, n.GenesisDoc().ChainID, rpcURL(conf.RPC.ListenAddress))
+	return consensus.Run(ctx, n)
+}
+
+func newABCIServerCmd(g *globals) *cobra.Command {
+	var addr, logLevel, logFormat string
+	cmd := &cobra.Command{
+		Use:   "abci-server",
+		Short: "Serve the ledger to a separate CometBFT process over ABCI",
+		Long: `abci-server serves the ledger in --home over CometBFT's socket protocol, for
+operators who run a stock CometBFT node:
+
+  consort abci-server --home H --addr tcp://127.0.0.1:26658
+  cometbft start --proxy_app tcp://127.0.0.1:26658
+
+The ledger state lives in H/data/app; the CometBFT node keeps its own home.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := consensus.NewZerolog(g.stderr, logFormat, logLevel)
+			if err != nil {
+				return err
+			}
+			store, err := app.OpenStore(appDataDir(g.home), app.DefaultStoreConfig())
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			return consensus.ServeABCI(cmd.Context(), addr, abci.New(app.New(store), logger), logger)
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "tcp://127.0.0.1:26658", "address to listen on (tcp://HOST:PORT or unix://PATH)")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	cmd.Flags().StringVar(&logFormat, "log-format", "json", "log format: json or console")
+	return cmd
+}
