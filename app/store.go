@@ -40,7 +40,9 @@ type StoreConfig struct {
 }
 
 // DefaultStoreConfig returns the defaults stated in StoreConfig.
-func DefaultStoreConfig() StoreConfig { return StoreConfig{CacheSize: 100_000, FlushThreshold: 100_000} }
+func DefaultStoreConfig() StoreConfig {
+	return StoreConfig{CacheSize: 100_000, FlushThreshold: 100_000}
+}
 
 var (
 	treePrefix = []byte("t/")

@@ -228,4 +228,3 @@ type paramsJSON struct {
 	MaxSignatures uint32 `json:"max_signatures"`
 	MaxMemoBytes  uint32 `json:"max_memo_bytes"`
 }
-
