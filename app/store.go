@@ -153,12 +153,13 @@ func (s *Store) Height() int64 {
 	return s.committed.Version()
 }
 
-// Hash is the root hash of the last committed version.
+// Hash is the root hash of the last committed version, nil before the
+// first commit.
 func (s *Store) Hash() []byte {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.committed == nil {
-		return s.tree.WorkingHash()
+		return nil
 	}
 	return s.committed.Hash()
 }

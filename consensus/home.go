@@ -106,12 +106,9 @@ func LoadConfig(home string) (*cmtcfg.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolve home %q: %w", home, err)
 	}
-	conf := cmtcfg.DefaultConfig().SetRoot(root)
 	file := filepath.Join(root, cmtcfg.DefaultConfigDir, cmtcfg.DefaultConfigFileName)
-	for _, f := range []string{file, conf.GenesisFile()} {
-		if _, err := os.Stat(f); errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("home %s is not initialised (no %s): run consort init", root, f)
-		}
+	if err := mustExist(root, file); err != nil {
+		return nil, err
 	}
 	// A private viper instance: the global one is shared process state.
 	v := viper.New()
@@ -119,6 +116,7 @@ func LoadConfig(home string) (*cmtcfg.Config, error) {
 	if err := v.ReadInConfig(); err != nil {
 		return nil, fmt.Errorf("read %s: %w", file, err)
 	}
+	conf := cmtcfg.DefaultConfig()
 	if err := v.Unmarshal(conf); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", file, err)
 	}
@@ -126,7 +124,19 @@ func LoadConfig(home string) (*cmtcfg.Config, error) {
 	if err := conf.ValidateBasic(); err != nil {
 		return nil, fmt.Errorf("invalid %s: %w", file, err)
 	}
+	// InitHome writes genesis last, so without it the home is unfinished.
+	if err := mustExist(root, conf.GenesisFile()); err != nil {
+		return nil, err
+	}
 	return conf, nil
+}
+
+// mustExist reports a missing file of home as an uninitialised home.
+func mustExist(home, file string) error {
+	if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("home %s is not initialised (no %s): run consort init", home, file)
+	}
+	return nil
 }
 
 // homeConfig checks cfg and turns it into the CometBFT config to write.

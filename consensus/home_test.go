@@ -197,8 +197,28 @@ func TestInitHomeDefaults(t *testing.T) {
 }
 
 func TestLoadConfigNotInitialised(t *testing.T) {
-	_, err := LoadConfig(t.TempDir())
-	if err == nil || !strings.Contains(err.Error(), "run consort init") {
-		t.Fatalf("got error %v, want one telling to run consort init", err)
+	tests := []struct {
+		name string
+		home func(t *testing.T) string
+	}{
+		{"empty folder", func(t *testing.T) string { return t.TempDir() }},
+		{"no genesis", func(t *testing.T) string {
+			hc := testHomeConfig(t)
+			if _, err := InitHome(hc); err != nil {
+				t.Fatalf("InitHome: %v", err)
+			}
+			if err := os.Remove(filepath.Join(hc.Home, "config", "genesis.json")); err != nil {
+				t.Fatal(err)
+			}
+			return hc.Home
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := LoadConfig(tt.home(t))
+			if err == nil || !strings.Contains(err.Error(), "run consort init") {
+				t.Fatalf("got error %v, want one telling to run consort init", err)
+			}
+		})
 	}
 }
