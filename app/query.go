@@ -203,57 +203,41 @@ func EncodeUTXOList(list []UTXOEntry, more bool) []byte {
 
 // DecodeUTXOList parses the value of a /utxos query.
 func DecodeUTXOList(b []byte) (list []UTXOEntry, more bool, err error) {
-	d := decoder{b: b}
-	for {
-		num, ok, err := d.next()
-		if err != nil || !ok {
-			return list, more, err
-		}
+	err = decodeFields(b, func(d *decoder, num int) error {
 		switch num {
 		case 1:
-			var raw []byte
-			if raw, err = d.bytes("utxo_list.utxos"); err != nil {
-				return nil, false, err
-			}
-			u, err := decodeUTXOEntry(raw)
-			if err != nil {
-				return nil, false, err
-			}
-			list = append(list, u)
+			return d.message("utxo_list.utxos", func(raw []byte) error {
+				u, err := decodeUTXOEntry(raw)
+				list = append(list, u)
+				return err
+			})
 		case 2:
-			var v uint64
-			if v, err = d.uint("utxo_list.more"); err != nil {
-				return nil, false, err
-			}
+			v, err := d.uint("utxo_list.more")
 			more = v != 0
-		default:
-			return nil, false, unknownField("UTXOList", num)
+			return err
 		}
+		return unknownField("UTXOList", num)
+	})
+	if err != nil {
+		return nil, false, err
 	}
+	return list, more, nil
 }
 
 func decodeUTXOEntry(b []byte) (UTXOEntry, error) {
 	var u UTXOEntry
-	d := decoder{b: b}
-	for {
-		num, ok, err := d.next()
-		if err != nil || !ok {
-			return u, err
-		}
-		var raw []byte
-		if raw, err = d.bytes("utxo_entry"); err != nil {
-			return u, err
-		}
-		switch num {
-		case 1:
-			u.Outpoint, err = decodeOutpoint(raw)
-		case 2:
-			u.Output, err = DecodeOutput(raw)
-		default:
-			err = unknownField("UTXOEntry", num)
-		}
-		if err != nil {
-			return u, err
-		}
-	}
+	err := decodeFields(b, func(d *decoder, num int) error {
+		return d.message("utxo_entry", func(raw []byte) (err error) {
+			switch num {
+			case 1:
+				u.Outpoint, err = decodeOutpoint(raw)
+			case 2:
+				u.Output, err = DecodeOutput(raw)
+			default:
+				err = unknownField("UTXOEntry", num)
+			}
+			return err
+		})
+	})
+	return u, err
 }

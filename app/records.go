@@ -90,12 +90,7 @@ func encodeAccount(a *Account) []byte {
 // DecodeAccount parses a stored account (the value of an /account query).
 func DecodeAccount(b []byte) (*Account, error) {
 	a := &Account{}
-	d := decoder{b: b}
-	for {
-		num, ok, err := d.next()
-		if err != nil || !ok {
-			return a, err
-		}
+	err := decodeFields(b, func(d *decoder, num int) (err error) {
 		switch num {
 		case 1:
 			a.Name, err = d.string("account.name")
@@ -121,20 +116,17 @@ func DecodeAccount(b []byte) (*Account, error) {
 		default:
 			err = unknownField("Account", num)
 		}
-		if err != nil {
-			return nil, err
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
+	return a, nil
 }
 
 func decodeAccountKey(b []byte) (AccountKey, error) {
 	var k AccountKey
-	d := decoder{b: b}
-	for {
-		num, ok, err := d.next()
-		if err != nil || !ok {
-			return k, err
-		}
+	err := decodeFields(b, func(d *decoder, num int) (err error) {
 		switch num {
 		case 1:
 			var t uint32
@@ -147,10 +139,12 @@ func decodeAccountKey(b []byte) (AccountKey, error) {
 		default:
 			err = unknownField("AccountKey", num)
 		}
-		if err != nil {
-			return k, err
-		}
+		return err
+	})
+	if err != nil {
+		return k, err
 	}
+	return k, nil
 }
 
 func encodeAsset(a *Asset) []byte {
@@ -167,12 +161,7 @@ func encodeAsset(a *Asset) []byte {
 // DecodeAsset parses a stored asset (the value of an /asset query).
 func DecodeAsset(b []byte) (*Asset, error) {
 	a := &Asset{}
-	d := decoder{b: b}
-	for {
-		num, ok, err := d.next()
-		if err != nil || !ok {
-			return a, err
-		}
+	err := decodeFields(b, func(d *decoder, num int) (err error) {
 		switch num {
 		case 1:
 			a.ID, err = d.string("asset.id")
@@ -187,10 +176,12 @@ func DecodeAsset(b []byte) (*Asset, error) {
 		default:
 			err = unknownField("Asset", num)
 		}
-		if err != nil {
-			return nil, err
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
+	return a, nil
 }
 
 func encodeParams(p *Params) []byte {
@@ -206,21 +197,18 @@ func encodeParams(p *Params) []byte {
 // DecodeParams parses stored params (the value of a /params query).
 func DecodeParams(b []byte) (*Params, error) {
 	p := &Params{}
-	d := decoder{b: b}
-	for {
-		num, ok, err := d.next()
-		if err != nil || !ok {
-			return p, err
+	fields := []*uint32{1: &p.MaxTxBytes, 2: &p.MaxInputs, 3: &p.MaxOutputs, 4: &p.MaxSignatures, 5: &p.MaxMemoBytes}
+	err := decodeFields(b, func(d *decoder, num int) (err error) {
+		if num >= len(fields) || fields[num] == nil {
+			return unknownField("Params", num)
 		}
-		fields := map[int]*uint32{1: &p.MaxTxBytes, 2: &p.MaxInputs, 3: &p.MaxOutputs, 4: &p.MaxSignatures, 5: &p.MaxMemoBytes}
-		dst, known := fields[num]
-		if !known {
-			return nil, unknownField("Params", num)
-		}
-		if *dst, err = d.uint32(fmt.Sprintf("params.%d", num)); err != nil {
-			return nil, err
-		}
+		*fields[num], err = d.uint32(fmt.Sprintf("params.%d", num))
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
+	return p, nil
 }
 
 // EncodeBalance and DecodeBalance: a balance is the message {uint64 amount = 1}.
@@ -233,19 +221,17 @@ func encodeBalance(amount uint64) []byte {
 // DecodeBalance parses a stored balance (the value of a /balance query).
 func DecodeBalance(b []byte) (uint64, error) {
 	var amount uint64
-	d := decoder{b: b}
-	for {
-		num, ok, err := d.next()
-		if err != nil || !ok {
-			return amount, err
-		}
+	err := decodeFields(b, func(d *decoder, num int) (err error) {
 		if num != 1 {
-			return 0, unknownField("Balance", num)
+			return unknownField("Balance", num)
 		}
-		if amount, err = d.uint("balance.amount"); err != nil {
-			return 0, err
-		}
+		amount, err = d.uint("balance.amount")
+		return err
+	})
+	if err != nil {
+		return 0, err
 	}
+	return amount, nil
 }
 
 func encodeValidator(v *Validator) []byte {
@@ -260,12 +246,7 @@ func encodeValidator(v *Validator) []byte {
 // DecodeValidator parses a stored validator record.
 func DecodeValidator(b []byte) (*Validator, error) {
 	v := &Validator{}
-	d := decoder{b: b}
-	for {
-		num, ok, err := d.next()
-		if err != nil || !ok {
-			return v, err
-		}
+	err := decodeFields(b, func(d *decoder, num int) (err error) {
 		switch num {
 		case 1:
 			v.Name, err = d.string("validator.name")
@@ -280,8 +261,10 @@ func DecodeValidator(b []byte) (*Validator, error) {
 		default:
 			err = unknownField("Validator", num)
 		}
-		if err != nil {
-			return nil, err
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
+	return v, nil
 }

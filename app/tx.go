@@ -184,12 +184,7 @@ func DecodeTx(b []byte) (*Tx, error) {
 
 func decodeTx(b []byte) (*Tx, error) {
 	tx := &Tx{}
-	d := decoder{b: b}
-	for {
-		num, ok, err := d.next()
-		if err != nil || !ok {
-			return tx, err
-		}
+	err := decodeFields(b, func(d *decoder, num int) (err error) {
 		switch num {
 		case 1:
 			tx.BodyBytes, err = d.bytes("tx.body")
@@ -208,20 +203,17 @@ func decodeTx(b []byte) (*Tx, error) {
 		default:
 			err = unknownField("Tx", num)
 		}
-		if err != nil {
-			return nil, err
-		}
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
+	return tx, nil
 }
 
 func decodeSignature(b []byte) (Signature, error) {
 	var s Signature
-	d := decoder{b: b}
-	for {
-		num, ok, err := d.next()
-		if err != nil || !ok {
-			return s, err
-		}
+	err := decodeFields(b, func(d *decoder, num int) (err error) {
 		switch num {
 		case 1:
 			var v uint32
@@ -234,19 +226,16 @@ func decodeSignature(b []byte) (Signature, error) {
 		default:
 			err = unknownField("Signature", num)
 		}
-		if err != nil {
-			return s, err
-		}
+		return err
+	})
+	if err != nil {
+		return s, err
 	}
+	return s, nil
 }
 
 func decodeBody(b []byte, body *Body) error {
-	d := decoder{b: b}
-	for {
-		num, ok, err := d.next()
-		if err != nil || !ok {
-			return err
-		}
+	err := decodeFields(b, func(d *decoder, num int) (err error) {
 		switch num {
 		case 1:
 			body.Version, err = d.uint32("body.version")
@@ -263,50 +252,34 @@ func decodeBody(b []byte, body *Body) error {
 		default:
 			err = unknownField("TxBody", num)
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return err
+	})
+	return err
 }
 
 func decodeTransfer(b []byte, t *Transfer) error {
-	d := decoder{b: b}
-	for {
-		num, ok, err := d.next()
-		if err != nil || !ok {
-			return err
-		}
-		var raw []byte
+	return decodeFields(b, func(d *decoder, num int) error {
 		switch num {
 		case 1:
-			if raw, err = d.bytes("transfer.inputs"); err == nil {
-				var o Outpoint
-				o, err = decodeOutpoint(raw)
+			return d.message("transfer.inputs", func(raw []byte) error {
+				o, err := decodeOutpoint(raw)
 				t.Inputs = append(t.Inputs, o)
-			}
+				return err
+			})
 		case 2:
-			if raw, err = d.bytes("transfer.outputs"); err == nil {
-				var o Output
-				o, err = DecodeOutput(raw)
+			return d.message("transfer.outputs", func(raw []byte) error {
+				o, err := DecodeOutput(raw)
 				t.Outputs = append(t.Outputs, o)
-			}
-		default:
-			err = unknownField("Transfer", num)
+				return err
+			})
 		}
-		if err != nil {
-			return err
-		}
-	}
+		return unknownField("Transfer", num)
+	})
 }
 
 func decodeOutpoint(b []byte) (Outpoint, error) {
 	var o Outpoint
-	d := decoder{b: b}
-	for {
-		num, ok, err := d.next()
-		if err != nil || !ok {
-			return o, err
-		}
+	err := decodeFields(b, func(d *decoder, num int) (err error) {
 		switch num {
 		case 1:
 			var id []byte
@@ -319,10 +292,12 @@ func decodeOutpoint(b []byte) (Outpoint, error) {
 		default:
 			err = unknownField("Outpoint", num)
 		}
-		if err != nil {
-			return o, err
-		}
+		return err
+	})
+	if err != nil {
+		return o, err
 	}
+	return o, nil
 }
 
 // EncodeOutput returns the canonical bytes of an output (also a stored UTXO).
@@ -335,12 +310,7 @@ func EncodeOutput(o Output) []byte {
 // DecodeOutput parses an output or stored UTXO.
 func DecodeOutput(b []byte) (Output, error) {
 	var o Output
-	d := decoder{b: b}
-	for {
-		num, ok, err := d.next()
-		if err != nil || !ok {
-			return o, err
-		}
+	err := decodeFields(b, func(d *decoder, num int) (err error) {
 		switch num {
 		case 1:
 			o.Owner, err = d.string("output.owner")
@@ -351,10 +321,12 @@ func DecodeOutput(b []byte) (Output, error) {
 		default:
 			err = unknownField("Output", num)
 		}
-		if err != nil {
-			return o, err
-		}
+		return err
+	})
+	if err != nil {
+		return o, err
 	}
+	return o, nil
 }
 
 // outpointKeyBytes is the fixed-width form used inside store keys: txid‖index (big-endian).

@@ -115,9 +115,33 @@ func (d *decoder) bytes(field string) ([]byte, error) {
 	return v, nil
 }
 
+// message reads an embedded message and hands its bytes to decode.
+func (d *decoder) message(field string, decode func([]byte) error) error {
+	raw, err := d.bytes(field)
+	if err != nil {
+		return err
+	}
+	return decode(raw)
+}
+
 func (d *decoder) string(field string) (string, error) {
 	v, err := d.bytes(field)
 	return string(v), err
+}
+
+// decodeFields calls field for every field of the message b, in order, until
+// the end of b or the first error.
+func decodeFields(b []byte, field func(d *decoder, num int) error) error {
+	d := decoder{b: b}
+	for {
+		num, ok, err := d.next()
+		if err != nil || !ok {
+			return err
+		}
+		if err := field(&d, num); err != nil {
+			return err
+		}
+	}
 }
 
 func unknownField(msg string, num int) error {

@@ -54,8 +54,8 @@ type HomeConfig struct {
 	// TimeoutCommit is how long the node waits after a commit before the next
 	// height. Default (0): CometBFT's default (1s).
 	TimeoutCommit time.Duration
-	// AppState is the application's genesis state, stored verbatim as
-	// genesis.json's app_state. Default: empty (no app_state).
+	// AppState is the application's genesis state, stored as genesis.json's
+	// app_state (re-indented, otherwise unchanged). Default: empty (none).
 	AppState json.RawMessage
 }
 
@@ -218,6 +218,7 @@ func writeGenesis(conf *cmtcfg.Config, cfg HomeConfig, pv *privval.FilePV) error
 	return nil
 }
 
+// orDefault returns v, or def when v is empty.
 func orDefault(v, def string) string {
 	if v == "" {
 		return def
