@@ -28,14 +28,14 @@ type Application struct {
 	// are not both admitted. Commit clears it; CometBFT's recheck of the
 	// remaining mempool after each block fills it again.
 	mu      sync.Mutex
-	pending map[app.Outpoint]struct{}
+	pending map[app.Outpoint]app.TxID
 }
 
 var _ cmtabci.Application = (*Application)(nil)
 
 // New returns the ABCI application over a ledger.
 func New(ledger *app.App, logger zerolog.Logger) *Application {
-	return &Application{ledger: ledger, log: logger, pending: map[app.Outpoint]struct{}{}}
+	return &Application{ledger: ledger, log: logger, pending: map[app.Outpoint]app.TxID{}}
 }
 
 // Info reports the last committed height and app hash, from which CometBFT's
@@ -73,9 +73,9 @@ func (a *Application) InitChain(_ context.Context, req *cmtabci.RequestInitChain
 func (a *Application) CheckTx(_ context.Context, req *cmtabci.RequestCheckTx) (*cmtabci.ResponseCheckTx, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	tx, err := a.ledger.Check(req.Tx, func(o app.Outpoint) bool {
-		_, taken := a.pending[o]
-		return taken
+	tx, err := a.ledger.Check(req.Tx, func(o app.Outpoint, spender app.TxID) bool {
+		by, taken := a.pending[o]
+		return taken && by != spender // a re-check of the same tx (RPC check_tx, recheck) is no conflict
 	})
 	if err != nil {
 		code := app.CodeOf(err)
@@ -84,10 +84,11 @@ func (a *Application) CheckTx(_ context.Context, req *cmtabci.RequestCheckTx) (*
 		}
 		return &cmtabci.ResponseCheckTx{Code: uint32(code), Log: err.Error(), Codespace: Codespace}, nil
 	}
+	id := tx.ID()
 	for _, in := range tx.Body.Transfer.Inputs {
-		a.pending[in] = struct{}{}
+		a.pending[in] = id
 	}
-	return &cmtabci.ResponseCheckTx{Code: cmtabci.CodeTypeOK, GasWanted: 1, Data: idBytes(tx.ID())}, nil
+	return &cmtabci.ResponseCheckTx{Code: cmtabci.CodeTypeOK, GasWanted: 1, Data: idBytes(id)}, nil
 }
 
 // PrepareProposal keeps, in mempool order, the transactions that are valid
@@ -149,7 +150,7 @@ func (a *Application) Commit(context.Context, *cmtabci.RequestCommit) (*cmtabci.
 		return nil, err
 	}
 	a.mu.Lock()
-	a.pending = map[app.Outpoint]struct{}{}
+	a.pending = map[app.Outpoint]app.TxID{}
 	a.mu.Unlock()
 	a.log.Debug().Int64("height", height).Hex("app_hash", hash).Msg("committed")
 	return &cmtabci.ResponseCommit{}, nil

@@ -117,7 +117,8 @@ func (a *App) NewProposalChecker() *ProposalChecker {
 // Add validates the next transaction of the proposal and, if it passes,
 // reserves its inputs so a later transaction cannot spend them again.
 func (p *ProposalChecker) Add(txBytes []byte) error {
-	tx, err := Validate(p.state, txBytes, func(o Outpoint) bool { return p.spent[o] })
+	// Within one block even the same txid may not spend a coin twice.
+	tx, err := Validate(p.state, txBytes, func(o Outpoint, _ TxID) bool { return p.spent[o] })
 	if err != nil {
 		return err
 	}

@@ -168,7 +168,7 @@ func signTx(t testing.TB, b *Body, keys ...testKey) []byte {
 	t.Helper()
 	tx := &Tx{BodyBytes: EncodeBody(b)}
 	for _, k := range keys {
-		tx.Signatures = append(tx.Signatures, k.sign(t, tx.BodyBytes))
+		tx.AddSignature(k.sign(t, tx.BodyBytes))
 	}
 	return tx.Encode()
 }

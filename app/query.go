@@ -146,6 +146,9 @@ func queryUTXOs(tree *iavl.ImmutableTree, owner, asset string) (*QueryResult, er
 		if err := ValidateAssetID(asset); err != nil {
 			return nil, err
 		}
+		if err := mustExist(tree, assetKey(asset), "asset "+asset); err != nil {
+			return nil, err
+		}
 	}
 	if err := mustExist(tree, accountKey(owner), "account "+owner); err != nil {
 		return nil, err

@@ -80,9 +80,7 @@ func encodeAccount(a *Account) []byte {
 		})
 	}
 	e.uint(4, uint64(a.Threshold))
-	for _, r := range a.Roles {
-		e.string(5, r)
-	}
+	e.repeatedString(5, a.Roles)
 	e.uint(6, uint64(a.Status))
 	return e.buf
 }
@@ -151,9 +149,7 @@ func encodeAsset(a *Asset) []byte {
 	var e encoder
 	e.string(1, a.ID)
 	e.uint(2, uint64(a.Decimals))
-	for _, i := range a.Issuers {
-		e.string(3, i)
-	}
+	e.repeatedString(3, a.Issuers)
 	e.uint(4, a.Supply)
 	return e.buf
 }

@@ -18,8 +18,10 @@ type checkedTransfer struct {
 
 // SpentFunc reports whether an outpoint is already spent by something the
 // state does not show yet: another mempool transaction in CheckTx, an earlier
-// transaction of the same proposal in Prepare/ProcessProposal. Nil means none.
-type SpentFunc func(Outpoint) bool
+// transaction of the same proposal in Prepare/ProcessProposal. spender is the
+// txid of the transaction being checked, so that the mempool can let the
+// same transaction be checked twice. Nil means nothing is pending.
+type SpentFunc func(o Outpoint, spender TxID) bool
 
 // Validate decodes txBytes and checks every rule against r without changing
 // anything. The error wraps one of the sentinels, whose code is the result.
@@ -128,7 +130,7 @@ func (c *checkedTransfer) checkInputs(r Reader, spent SpentFunc) error {
 			return rejectf(ErrDuplicateInput, "input %d spends %s twice", i, in)
 		}
 		seen[in] = true
-		if spent != nil && spent(in) {
+		if spent != nil && spent(in, c.id) {
 			return rejectf(ErrMempoolConflict, "input %d (%s)", i, in)
 		}
 		utxo, err := loadUTXO(r, in)
@@ -173,17 +175,12 @@ func (c *checkedTransfer) checkBalanced() error {
 }
 
 // checkSignatures verifies every signature and then each input owner's
-// threshold. Every signature must belong to some input owner and no key may
-// sign twice: otherwise anyone could pad a transaction with extra bytes.
+// threshold. Every signature must belong to some input owner: otherwise
+// anyone could pad a transaction with extra bytes.
 func (c *checkedTransfer) checkSignatures(r Reader) error {
 	sigs := c.tx.Signatures
 	used := make([]bool, len(sigs))
-	for i := range sigs {
-		for j := 0; j < i; j++ {
-			if sigs[j].KeyType == sigs[i].KeyType && bytes.Equal(sigs[j].PublicKey, sigs[i].PublicKey) {
-				return rejectf(ErrUnexpectedSigner, "signature %d repeats the key of signature %d", i, j)
-			}
-		}
+	for i := range sigs { // DecodeTx already refused a key that signs twice
 		if err := verifySignature(sigs[i], c.tx.BodyBytes); err != nil {
 			return rejectf(ErrInvalidSignature, "signature %d: %v", i, err)
 		}
@@ -265,9 +262,9 @@ func (c *checkedTransfer) apply(kv KV) error {
 }
 
 // events describe an applied transfer for indexers and websocket clients:
-// one "transfer" event naming every sender, recipient and asset.
+// one "transfer" event with the txid and every sender, recipient and asset.
 func (c *checkedTransfer) events() []Event {
-	var attrs []Attribute
+	attrs := []Attribute{{Key: "txid", Value: c.id.String()}} // so one event answers txid AND sender queries
 	for _, o := range c.owners {
 		attrs = append(attrs, Attribute{Key: "sender", Value: o})
 	}

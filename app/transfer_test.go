@@ -3,6 +3,7 @@ package app
 import (
 	"bytes"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -39,6 +40,8 @@ func TestTransferRules(t *testing.T) {
 	longMemo := body(ins(f.coinAlice), usd("bob", 100000))
 	longMemo.Memo = strings.Repeat("m", 257)
 	carolBody := body(ins(f.coinCarol), usd("bob", 5000))
+	badMemo := body(ins(f.coinAlice), usd("bob", 100000))
+	badMemo.Memo = "\xff\xfe"
 
 	tests := []struct {
 		name string
@@ -73,7 +76,10 @@ func TestTransferRules(t *testing.T) {
 		{"signed by someone else", signTx(t, valid, f.bob), CodeThresholdNotMet},
 		{"spending bob's coin", signTx(t, body(ins(f.coinBob), usd("alice", 2000)), f.alice), CodeThresholdNotMet},
 		{"forged signature", flipSig(signTx(t, valid, f.alice)), CodeInvalidSignature},
-		{"same key twice", signTx(t, valid, f.alice, f.alice), CodeUnexpectedSigner},
+		{"same key twice", twice(t, signTx(t, valid, f.alice)), CodeMalformed},
+		{"signatures out of order", reversed(t, signTx(t, carolBody, f.carol1, f.carol2)), CodeMalformed},
+		{"pow nonce without pow", withNonce(t, signTx(t, valid, f.alice)), CodeMalformed},
+		{"memo not utf-8", signTx(t, badMemo, f.alice), CodeInvalidField},
 		{"extra unrelated signer", signTx(t, valid, f.alice, f.bob), CodeUnexpectedSigner},
 		{"multisig 1 of 3 below threshold 2", signTx(t, carolBody, f.carol1), CodeThresholdNotMet},
 		{"multisig 2 of 3 with p256", signTx(t, carolBody, f.carol1, f.carol3), CodeOK},
@@ -173,9 +179,15 @@ func TestDoubleSpendInOneBlock(t *testing.T) {
 func TestMempoolConflict(t *testing.T) {
 	f := newFixture(t)
 	tx := signTx(t, body(ins(f.coinBob), Output{"alice", "USD", 2000}), f.bob)
-	taken := func(o Outpoint) bool { return o == f.coinBob }
-	if _, err := f.app.Check(tx, taken); CodeOf(err) != CodeMempoolConflict {
-		t.Fatalf("got %v, want code %d", err, CodeMempoolConflict)
+	other := TxID{1}
+	takenByOther := func(o Outpoint, spender TxID) bool { return o == f.coinBob && spender != other }
+	if _, err := f.app.Check(tx, takenByOther); CodeOf(err) != CodeMempoolConflict {
+		t.Fatalf("coin pending in another tx: got %v, want code %d", err, CodeMempoolConflict)
+	}
+	id := decoded(t, tx).ID()
+	takenBySelf := func(o Outpoint, spender TxID) bool { return o == f.coinBob && spender != id }
+	if _, err := f.app.Check(tx, takenBySelf); err != nil {
+		t.Fatalf("same tx checked again: got %v, want accepted", err)
 	}
 }
 
@@ -197,4 +209,34 @@ func reorder(t *testing.T, tx []byte) []byte {
 	}
 	e.bytes(1, d.BodyBytes)
 	return e.buf
+}
+
+// The helpers below change a signed transaction the ways a relayer could
+// try without the signers' keys.
+
+func decoded(t *testing.T, tx []byte) *Tx {
+	t.Helper()
+	d, err := DecodeTx(tx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func twice(t *testing.T, tx []byte) []byte {
+	d := decoded(t, tx)
+	d.Signatures = append(d.Signatures, d.Signatures[0])
+	return d.Encode()
+}
+
+func reversed(t *testing.T, tx []byte) []byte {
+	d := decoded(t, tx)
+	slices.Reverse(d.Signatures)
+	return d.Encode()
+}
+
+func withNonce(t *testing.T, tx []byte) []byte {
+	d := decoded(t, tx)
+	d.PowNonce = 42
+	return d.Encode()
 }

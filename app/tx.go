@@ -2,10 +2,13 @@ package app
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"slices"
+	"unicode/utf8"
 )
 
 // TxVersion is the only body version this node executes.
@@ -179,6 +182,20 @@ func DecodeTx(b []byte) (*Tx, error) {
 	if tx.Body.Transfer == nil {
 		return nil, rejectf(ErrMalformed, "body carries no message")
 	}
+	if !utf8.ValidString(tx.Body.Memo) {
+		return nil, rejectf(ErrInvalidField, "memo is not valid UTF-8")
+	}
+	// Nothing outside the body may be changeable by a relayer: the
+	// signatures must come in one order, and the proof-of-work stamp is
+	// reserved until a chain enables it.
+	for i := 1; i < len(tx.Signatures); i++ {
+		if compareSigners(tx.Signatures[i-1], tx.Signatures[i]) >= 0 {
+			return nil, rejectf(ErrMalformed, "signatures must be ordered by key type, then public key, each key once")
+		}
+	}
+	if tx.PowNonce != 0 {
+		return nil, rejectf(ErrMalformed, "pow_nonce is set but this chain requires no proof of work")
+	}
 	return tx, nil
 }
 
@@ -279,9 +296,11 @@ func decodeTransfer(b []byte, t *Transfer) error {
 
 func decodeOutpoint(b []byte) (Outpoint, error) {
 	var o Outpoint
+	hasTxID := false
 	err := decodeFields(b, func(d *decoder, num int) (err error) {
 		switch num {
 		case 1:
+			hasTxID = true
 			var id []byte
 			if id, err = d.bytes("outpoint.txid"); err == nil && len(id) != len(o.TxID) {
 				err = fmt.Errorf("outpoint.txid: %d bytes, want %d", len(id), len(o.TxID))
@@ -294,10 +313,29 @@ func decodeOutpoint(b []byte) (Outpoint, error) {
 		}
 		return err
 	})
-	if err != nil {
-		return o, err
+	if err == nil && !hasTxID {
+		err = fmt.Errorf("outpoint.txid: missing, want %d bytes", len(o.TxID))
 	}
-	return o, nil
+	return o, err
+}
+
+// compareSigners orders signatures by key type, then public key bytes.
+func compareSigners(a, b Signature) int {
+	if a.KeyType != b.KeyType {
+		return cmp.Compare(a.KeyType, b.KeyType)
+	}
+	return bytes.Compare(a.PublicKey, b.PublicKey)
+}
+
+// AddSignature inserts s in canonical order, replacing an earlier signature
+// by the same key.
+func (tx *Tx) AddSignature(s Signature) {
+	i, found := slices.BinarySearchFunc(tx.Signatures, s, compareSigners)
+	if found {
+		tx.Signatures[i] = s
+		return
+	}
+	tx.Signatures = slices.Insert(tx.Signatures, i, s)
 }
 
 // EncodeOutput returns the canonical bytes of an output (also a stored UTXO).

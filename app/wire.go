@@ -46,6 +46,16 @@ func (e *encoder) bytes(num int, v []byte) {
 
 func (e *encoder) string(num int, v string) { e.bytes(num, []byte(v)) }
 
+// repeatedString writes every element, empty ones included, as proto3 does
+// for repeated fields.
+func (e *encoder) repeatedString(num int, list []string) {
+	for _, v := range list {
+		e.tag(num, wireBytes)
+		e.buf = binary.AppendUvarint(e.buf, uint64(len(v)))
+		e.buf = append(e.buf, v...)
+	}
+}
+
 // message writes an embedded message. Unlike scalars, a present but empty
 // message is still written when always is true (repeated elements).
 func (e *encoder) message(num int, always bool, write func(*encoder)) {

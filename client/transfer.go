@@ -73,13 +73,14 @@ func Sign(ctx context.Context, body *app.Body, signers ...Signer) (*app.Tx, erro
 	return tx, nil
 }
 
-// AddSignature signs tx's body bytes verbatim with s and appends the signature.
+// AddSignature signs tx's body bytes verbatim with s and adds the signature
+// in the canonical order.
 func AddSignature(ctx context.Context, tx *app.Tx, s Signer) error {
 	kt, pub := s.PublicKey()
 	sig, err := s.Sign(ctx, tx.BodyBytes)
 	if err != nil {
 		return fmt.Errorf("sign: %w", err)
 	}
-	tx.Signatures = append(tx.Signatures, app.Signature{KeyType: kt, PublicKey: pub, Signature: sig})
+	tx.AddSignature(app.Signature{KeyType: kt, PublicKey: pub, Signature: sig})
 	return nil
 }
