@@ -104,7 +104,7 @@ func (a *App) Query(path string, height int64, prove bool) (*QueryResult, error)
 		}
 	}
 	if value == nil && parts[0] != "balance" {
-		return res, rejectf(ErrNotFound, "%s", strings.TrimPrefix(path, "/"))
+		return res, rejectf(ErrNotFound, "%s", strings.Replace(strings.TrimPrefix(path, "/"), "/", " ", 1))
 	}
 	return res, nil
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+	rpctypes "github.com/cometbft/cometbft/rpc/jsonrpc/types"
 	cmttypes "github.com/cometbft/cometbft/types"
 
 	"github.com/consort-ledger/consort/app"
@@ -101,6 +103,26 @@ func (c *Client) unreachable(err error) error {
 	return fmt.Errorf("node %s is not reachable (is `consort start` running? set --node): %w", c.cfg.Node, err)
 }
 
+// rpcError tells an answer from the node (an RPC error object) apart from a
+// node that could not be reached at all.
+func (c *Client) rpcError(err error) error {
+	var re *rpctypes.RPCError
+	if errors.As(err, &re) {
+		return fmt.Errorf("node %s answered: %s %s", c.cfg.Node, re.Message, re.Data)
+	}
+	return c.unreachable(err)
+}
+
+// isRPCError reports whether err is an RPC error whose data contains text.
+func isRPCError(err error, text string) bool {
+	var re *rpctypes.RPCError
+	return errors.As(err, &re) && strings.Contains(re.Data+" "+re.Message, text)
+}
+
+// maxPollFailures is how many consecutive failed polls end a wait: the node
+// is gone, and saying so beats waiting out the commit timeout.
+const maxPollFailures = 5
+
 // Result is the outcome of a broadcast transaction.
 type Result struct {
 	TxID   string `json:"txid"`
@@ -122,23 +144,38 @@ func (c *Client) Broadcast(ctx context.Context, txBytes []byte, wait bool) (*Res
 	if err != nil {
 		return nil, fmt.Errorf("refusing to broadcast: %w", err)
 	}
+	hash := cmttypes.Tx(txBytes).Hash()
+	out := &Result{TxID: tx.ID().String(), Hash: fmt.Sprintf("%X", hash)}
 	res, err := c.rpc.BroadcastTxSync(ctx, txBytes)
-	if err != nil {
-		return nil, c.unreachable(err)
+	switch {
+	case isRPCError(err, "tx already exists in cache"):
+		// The node has seen these exact bytes; report what became of them.
+		out.Log = "already submitted"
+	case err != nil:
+		return nil, c.rpcError(err)
+	default:
+		out.Code, out.Log = res.Code, res.Log
 	}
-	out := &Result{TxID: tx.ID().String(), Hash: res.Hash.String(), Code: res.Code, Log: res.Log}
-	if res.Code != 0 || !wait {
+	if out.Code != 0 || !wait {
 		return out, nil
 	}
-	hash := cmttypes.Tx(txBytes).Hash()
 	deadline := time.NewTimer(c.cfg.CommitTimeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(c.cfg.PollInterval)
 	defer tick.Stop()
+	failures := 0
 	for {
-		if got, err := c.rpc.Tx(ctx, hash, false); err == nil {
+		got, err := c.rpc.Tx(ctx, hash, false)
+		switch {
+		case err == nil:
 			out.Height, out.Code, out.Log = got.Height, got.TxResult.Code, got.TxResult.Log
 			return out, nil
+		case isRPCError(err, "not found"):
+			failures = 0 // not in a block yet
+		default:
+			if failures++; failures >= maxPollFailures {
+				return out, fmt.Errorf("waiting for the block: %w", c.rpcError(err))
+			}
 		}
 		select {
 		case <-ctx.Done():

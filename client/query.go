@@ -26,7 +26,7 @@ func IsNotFound(err error) bool {
 func (c *Client) Query(ctx context.Context, path string) ([]byte, int64, error) {
 	res, err := c.rpc.ABCIQuery(ctx, path, nil)
 	if err != nil {
-		return nil, 0, c.unreachable(err)
+		return nil, 0, c.rpcError(err)
 	}
 	if res.Response.Code != 0 {
 		return nil, res.Response.Height, &QueryError{Code: app.Code(res.Response.Code), Log: res.Response.Log}
@@ -89,7 +89,7 @@ func (c *Client) Params(ctx context.Context) (*app.Params, error) {
 func (c *Client) FindTx(ctx context.Context, txid app.TxID) (*Result, error) {
 	res, err := c.rpc.TxSearch(ctx, fmt.Sprintf("consort.txid='%s'", txid), false, nil, nil, "asc")
 	if err != nil {
-		return nil, c.unreachable(err)
+		return nil, c.rpcError(err)
 	}
 	if len(res.Txs) == 0 {
 		return nil, &QueryError{Code: app.CodeNotFound, Log: fmt.Sprintf("no committed transaction with txid %s", txid)}

@@ -49,7 +49,11 @@ func (c *Client) BuildTransfer(ctx context.Context, chainID string, req Transfer
 		if more {
 			hint = " among the first coins listed; merge coins first"
 		}
-		return nil, fmt.Errorf("insufficient funds: %s holds %d base units of %s%s, needs %d", req.From, total, req.Asset, hint, req.Amount)
+		have, need := fmt.Sprintf("%d base units", total), fmt.Sprintf("%d", req.Amount)
+		if asset, err := c.Asset(ctx, req.Asset); err == nil {
+			have, need = app.FormatAmount(total, asset.Decimals), app.FormatAmount(req.Amount, asset.Decimals)
+		}
+		return nil, fmt.Errorf("insufficient funds: %s holds %s %s%s, needs %s", req.From, have, req.Asset, hint, need)
 	}
 	outputs := []app.Output{{Owner: req.To, Asset: req.Asset, Amount: req.Amount}}
 	if change := total - req.Amount; change > 0 {

@@ -167,10 +167,11 @@ func tailFile(path string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// newRPC returns a CometBFT RPC client for a node's RPC URL.
+// newRPC returns a CometBFT RPC client for a node's RPC URL. Each request
+// times out after 10 seconds, so a hung node fails the test.
 func newRPC(tb testing.TB, url string) *rpchttp.HTTP {
 	tb.Helper()
-	c, err := rpchttp.New(url, "/websocket")
+	c, err := rpchttp.NewWithTimeout(url, "/websocket", 10)
 	if err != nil {
 		tb.Fatalf("rpc client for %s: %v", url, err)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -71,6 +72,9 @@ transaction for 'consort tx sign' instead (multi-signature accounts).`,
 			if req.Amount, err = app.ParseAmount(amount, asset.Decimals); err != nil {
 				return fmt.Errorf("--amount: %w", err)
 			}
+			if req.Amount == 0 {
+				return fmt.Errorf("--amount: must be greater than zero")
+			}
 			body, err := c.BuildTransfer(ctx, chainID, req)
 			if err != nil {
 				return err
@@ -88,7 +92,7 @@ transaction for 'consort tx sign' instead (multi-signature accounts).`,
 				return err
 			}
 			if generateOnly {
-				return g.printJSON(newTxFile(tx))
+				return g.printJSON(newTxFile(tx, g.assetDecimals(ctx)))
 			}
 			return g.broadcast(cmd, c, tx.Encode(), async)
 		},
@@ -121,7 +125,8 @@ adds a signature with --from's key and prints the new file.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stderr, "signing as %s: %s\n", from, describe(tx))
+			decimals := g.assetDecimals(cmd.Context())
+			fmt.Fprintf(g.stderr, "signing as %s: %s\n", from, describe(tx, decimals))
 			s, err := g.signer(from)
 			if err != nil {
 				return err
@@ -129,7 +134,7 @@ adds a signature with --from's key and prints the new file.`,
 			if err := client.AddSignature(cmd.Context(), tx, s); err != nil {
 				return err
 			}
-			return g.printJSON(newTxFile(tx))
+			return g.printJSON(newTxFile(tx, decimals))
 		},
 	}
 	cmd.Flags().StringVar(&from, "from", "", "key in the keyring to sign with")
@@ -178,8 +183,8 @@ func (g *globals) broadcast(cmd *cobra.Command, c *client.Client, txBytes []byte
 	return nil
 }
 
-func newTxFile(tx *app.Tx) txFile {
-	return txFile{ChainID: tx.Body.ChainID, TxID: tx.ID().String(), Tx: base64.StdEncoding.EncodeToString(tx.Encode()), Summary: describe(tx)}
+func newTxFile(tx *app.Tx, decimals func(string) (uint32, bool)) txFile {
+	return txFile{ChainID: tx.Body.ChainID, TxID: tx.ID().String(), Tx: base64.StdEncoding.EncodeToString(tx.Encode()), Summary: describe(tx, decimals)}
 }
 
 func readTxFile(path string) (*app.Tx, error) {
@@ -211,13 +216,40 @@ func readTxFile(path string) (*app.Tx, error) {
 }
 
 // describe says what a transaction does, in words, from its decoded body
-// (never from the file's summary, which anyone could have edited).
-func describe(tx *app.Tx) string {
+// (never from the file's summary, which anyone could have edited). With
+// decimals (from the node) amounts read as the asset's units, e.g. 2.50 USD.
+func describe(tx *app.Tx, decimals func(asset string) (uint32, bool)) string {
 	t := tx.Body.Transfer
 	var parts []string
 	for _, o := range t.Outputs {
-		parts = append(parts, fmt.Sprintf("pay %d base units of %s to %s", o.Amount, o.Asset, o.Owner))
+		if d, ok := lookup(decimals, o.Asset); ok {
+			parts = append(parts, fmt.Sprintf("pay %s %s to %s", app.FormatAmount(o.Amount, d), o.Asset, o.Owner))
+		} else {
+			parts = append(parts, fmt.Sprintf("pay %d base units of %s to %s", o.Amount, o.Asset, o.Owner))
+		}
 	}
 	return fmt.Sprintf("on chain %s, spend %d coin(s) to %s; %d signature(s) so far; txid %s",
 		tx.Body.ChainID, len(t.Inputs), strings.Join(parts, ", "), len(tx.Signatures), tx.ID())
+}
+
+func lookup(decimals func(string) (uint32, bool), asset string) (uint32, bool) {
+	if decimals == nil {
+		return 0, false
+	}
+	return decimals(asset)
+}
+
+// assetDecimals looks assets up on the node, if one is reachable.
+func (g *globals) assetDecimals(ctx context.Context) func(string) (uint32, bool) {
+	c, err := g.client()
+	if err != nil {
+		return nil
+	}
+	return func(asset string) (uint32, bool) {
+		a, err := c.Asset(ctx, asset)
+		if err != nil {
+			return 0, false
+		}
+		return a.Decimals, true
+	}
 }
