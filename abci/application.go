@@ -2,12 +2,14 @@ package abci
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"sync"
 
 	cmtabci "github.com/cometbft/cometbft/abci/types"
 	cryptoenc "github.com/cometbft/cometbft/crypto/encoding"
 	cmtcrypto "github.com/cometbft/cometbft/proto/tendermint/crypto"
+	cmttypes "github.com/cometbft/cometbft/types"
 	"github.com/rs/zerolog"
 
 	"github.com/consort-ledger/consort/app"
@@ -28,14 +30,14 @@ type Application struct {
 	// are not both admitted. Commit clears it; CometBFT's recheck of the
 	// remaining mempool after each block fills it again.
 	mu      sync.Mutex
-	pending map[app.Outpoint]app.TxID
+	pending map[app.Outpoint][32]byte
 }
 
 var _ cmtabci.Application = (*Application)(nil)
 
 // New returns the ABCI application over a ledger.
 func New(ledger *app.App, logger zerolog.Logger) *Application {
-	return &Application{ledger: ledger, log: logger, pending: map[app.Outpoint]app.TxID{}}
+	return &Application{ledger: ledger, log: logger, pending: map[app.Outpoint][32]byte{}}
 }
 
 // Info reports the last committed height and app hash, from which CometBFT's
@@ -73,9 +75,13 @@ func (a *Application) InitChain(_ context.Context, req *cmtabci.RequestInitChain
 func (a *Application) CheckTx(_ context.Context, req *cmtabci.RequestCheckTx) (*cmtabci.ResponseCheckTx, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	tx, err := a.ledger.Check(req.Tx, func(o app.Outpoint, spender app.TxID) bool {
+	// Reservations are by the hash of the exact bytes: a re-check of the same
+	// transaction (RPC check_tx, recheck) is no conflict, but another byte
+	// form of the same txid (other signer subset, new ECDSA signature) is.
+	self := sha256.Sum256(req.Tx)
+	tx, err := a.ledger.Check(req.Tx, func(o app.Outpoint) bool {
 		by, taken := a.pending[o]
-		return taken && by != spender // a re-check of the same tx (RPC check_tx, recheck) is no conflict
+		return taken && by != self
 	})
 	if err != nil {
 		code := app.CodeOf(err)
@@ -84,11 +90,10 @@ func (a *Application) CheckTx(_ context.Context, req *cmtabci.RequestCheckTx) (*
 		}
 		return &cmtabci.ResponseCheckTx{Code: uint32(code), Log: err.Error(), Codespace: Codespace}, nil
 	}
-	id := tx.ID()
 	for _, in := range tx.Body.Transfer.Inputs {
-		a.pending[in] = id
+		a.pending[in] = self
 	}
-	return &cmtabci.ResponseCheckTx{Code: cmtabci.CodeTypeOK, GasWanted: 1, Data: idBytes(id)}, nil
+	return &cmtabci.ResponseCheckTx{Code: cmtabci.CodeTypeOK, GasWanted: 1, Data: idBytes(tx.ID())}, nil
 }
 
 // PrepareProposal keeps, in mempool order, the transactions that are valid
@@ -99,13 +104,16 @@ func (a *Application) PrepareProposal(_ context.Context, req *cmtabci.RequestPre
 	txs := make([][]byte, 0, len(req.Txs))
 	var size int64
 	for _, tx := range req.Txs {
-		if size+int64(len(tx)) > req.MaxTxBytes {
+		// CometBFT checks the block against the txs' protobuf size (length
+		// prefixes included), not their raw length.
+		n := cmttypes.ComputeProtoSizeForTxs([]cmttypes.Tx{tx})
+		if size+n > req.MaxTxBytes {
 			continue // a smaller one may still fit
 		}
 		if err := checker.Add(tx); err != nil {
 			continue
 		}
-		size += int64(len(tx))
+		size += n
 		txs = append(txs, tx)
 	}
 	return &cmtabci.ResponsePrepareProposal{Txs: txs}, nil
@@ -150,7 +158,7 @@ func (a *Application) Commit(context.Context, *cmtabci.RequestCommit) (*cmtabci.
 		return nil, err
 	}
 	a.mu.Lock()
-	a.pending = map[app.Outpoint]app.TxID{}
+	a.pending = map[app.Outpoint][32]byte{}
 	a.mu.Unlock()
 	a.log.Debug().Int64("height", height).Hex("app_hash", hash).Msg("committed")
 	return &cmtabci.ResponseCommit{}, nil

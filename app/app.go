@@ -1,9 +1,6 @@
 package app
 
-import (
-	"bytes"
-	"fmt"
-)
+import "fmt"
 
 // Event is an indexed fact about an executed transaction.
 type Event struct {
@@ -46,11 +43,11 @@ func (a *App) InitChain(chainID string, initialHeight int64, appState []byte, va
 		return nil, err
 	}
 	a.store.Discard()
-	a.store.SetInitialVersion(initialHeight)
 	if err := applyGenesis(a.store.Working(), chainID, g, vals); err != nil {
 		a.store.Discard()
 		return nil, err
 	}
+	a.store.SetInitialVersion(initialHeight)
 	return a.store.WorkingHash(), nil
 }
 
@@ -117,8 +114,7 @@ func (a *App) NewProposalChecker() *ProposalChecker {
 // Add validates the next transaction of the proposal and, if it passes,
 // reserves its inputs so a later transaction cannot spend them again.
 func (p *ProposalChecker) Add(txBytes []byte) error {
-	// Within one block even the same txid may not spend a coin twice.
-	tx, err := Validate(p.state, txBytes, func(o Outpoint, _ TxID) bool { return p.spent[o] })
+	tx, err := Validate(p.state, txBytes, func(o Outpoint) bool { return p.spent[o] })
 	if err != nil {
 		return err
 	}
@@ -127,5 +123,3 @@ func (p *ProposalChecker) Add(txBytes []byte) error {
 	}
 	return nil
 }
-
-func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

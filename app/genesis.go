@@ -1,10 +1,12 @@
 package app
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strconv"
 )
 
@@ -76,12 +78,56 @@ func ParseGenesis(b []byte) (*Genesis, error) {
 	if len(b) == 0 {
 		return nil, fmt.Errorf("genesis app_state is empty")
 	}
-	dec := json.NewDecoder(bytesReader(b))
+	// encoding/json lets a repeated key replace the first silently; in a
+	// genesis that could hide coins or accounts from a reviewer.
+	if err := rejectDuplicateKeys(json.NewDecoder(bytes.NewReader(b))); err != nil {
+		return nil, fmt.Errorf("genesis app_state: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&g); err != nil {
 		return nil, fmt.Errorf("genesis app_state: %w", err)
 	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("genesis app_state: unexpected data after the JSON object")
+	}
 	return &g, nil
+}
+
+// rejectDuplicateKeys walks one JSON value and fails on an object that names
+// a key twice.
+func rejectDuplicateKeys(dec *json.Decoder) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for dec.More() {
+			key, err := dec.Token()
+			if err != nil {
+				return err
+			}
+			k, _ := key.(string)
+			if seen[k] {
+				return fmt.Errorf("key %q appears twice in one object", k)
+			}
+			seen[k] = true
+			if err := rejectDuplicateKeys(dec); err != nil {
+				return err
+			}
+		}
+		_, err = dec.Token() // '}'
+	case json.Delim('['):
+		for dec.More() {
+			if err := rejectDuplicateKeys(dec); err != nil {
+				return err
+			}
+		}
+		_, err = dec.Token() // ']'
+	}
+	return err
 }
 
 // InitialValidator is a validator as CometBFT's genesis gives it.
@@ -205,6 +251,7 @@ func (ga GenesisAccount) account() (*Account, error) {
 		return nil, fmt.Errorf("%s has no keys", ga.Name)
 	}
 	var total uint64
+	seen := map[string]int{}
 	for j, gk := range ga.Keys {
 		kt, err := ParseKeyType(gk.Type)
 		if err != nil {
@@ -217,6 +264,13 @@ func (ga GenesisAccount) account() (*Account, error) {
 		if err := ValidatePublicKey(kt, pub); err != nil {
 			return nil, fmt.Errorf("%s key %d: %w", ga.Name, j, err)
 		}
+		// A repeated key would count twice towards the threshold here but
+		// can only sign once: the account could never spend.
+		id := kt.String() + ":" + string(pub)
+		if first, dup := seen[id]; dup {
+			return nil, fmt.Errorf("%s key %d repeats key %d", ga.Name, j, first)
+		}
+		seen[id] = j
 		w := gk.Weight
 		if w == 0 {
 			w = 1

@@ -45,10 +45,6 @@ func TestInitChainRejectsBadGenesis(t *testing.T) {
 		raw       string           // app_state used verbatim
 		noChainID bool             // call InitChain with an empty chain id
 		want      string           // substring of the error
-		// knownBug, when set, names a bug in non-test code that makes
-		// InitChain accept this document today: the row is skipped, not
-		// failed, while the document is still accepted.
-		knownBug string
 	}{
 		{name: "empty app state", raw: "", want: "empty"},
 		{name: "not json", raw: "accounts: []", want: "genesis app_state"},
@@ -56,8 +52,8 @@ func TestInitChainRejectsBadGenesis(t *testing.T) {
 		{name: "unknown top-level field", raw: `{"assets":[],"accounts":[],"utxos":[],"minting":true}`, want: `unknown field "minting"`},
 		{name: "unknown account field", raw: `{"accounts":[{"name":"alice","keys":[],"admin":true}]}`, want: `unknown field "admin"`},
 		{name: "unknown params field", raw: `{"params":{"max_block_bytes":1}}`, want: `unknown field "max_block_bytes"`},
-		{name: "trailing document", raw: good + `{"utxos":[{"owner":"alice","asset":"USD","amount":"1"}]}`, want: "genesis app_state",
-			knownBug: "ParseGenesis (app/genesis.go) decodes one JSON value and ignores what follows it"},
+		{name: "trailing document", raw: good + `{"utxos":[{"owner":"alice","asset":"USD","amount":"1"}]}`, want: "genesis app_state"},
+		{name: "duplicate key", raw: strings.Replace(good, `"utxos":[`, `"utxos":[{"owner":"bob","asset":"USD","amount":"5"}],"utxos":[`, 1), want: "utxos"},
 		{name: "string for a number", raw: `{"assets":[{"id":"USD","decimals":"2"}]}`, want: "genesis app_state"},
 		{name: "negative param", raw: `{"params":{"max_tx_bytes":-1}}`, want: "genesis app_state"},
 		{name: "empty chain id", raw: good, noChainID: true, want: "empty chain id"},
@@ -89,7 +85,7 @@ func TestInitChainRejectsBadGenesis(t *testing.T) {
 		}, want: "not a point on the curve"},
 		{name: "duplicate key in one account", mutate: func(g *Genesis) {
 			g.Accounts = append(g.Accounts, GenesisAccount{Name: "carol", Keys: []GenesisKey{edKey, edKey}, Threshold: 2})
-		}, want: "carol", knownBug: "GenesisAccount.account (app/genesis.go) counts a repeated key twice towards the threshold, but one signature can only count once: the account can never spend"},
+		}, want: "carol"},
 		{name: "utxo of unknown owner", mutate: func(g *Genesis) { g.UTXOs[1].Owner = "mallory" }, want: "genesis utxo 1: owner mallory is not a genesis account"},
 		{name: "utxo of unknown asset", mutate: func(g *Genesis) { g.UTXOs[1].Asset = "EUR" }, want: "genesis utxo 1: asset EUR is not a genesis asset"},
 		{name: "zero amount", mutate: func(g *Genesis) { g.UTXOs[0].Amount = "0" }, want: `amount "0"`},
@@ -127,10 +123,6 @@ func TestInitChainRejectsBadGenesis(t *testing.T) {
 				chainID = ""
 			}
 			hash, err := ledger.InitChain(chainID, 1, appState, nil)
-			if err == nil && tc.knownBug != "" {
-				store.Discard()
-				t.Skipf("known bug, accepted: %s", tc.knownBug)
-			}
 			if err == nil {
 				t.Fatalf("InitChain: got hash %X and no error, want an error containing %q", hash, tc.want)
 			}
@@ -229,7 +221,6 @@ func TestInitChainRetryKeepsInitialHeight(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := store.WorkingVersion(); got != 1 {
-		t.Skipf("known bug: after a rejected InitChain with initial height 5, a retry with initial height 1 expects block %d, want 1 "+
-			"(App.InitChain calls Store.SetInitialVersion before validating genesis, and SetInitialVersion ignores heights <= 1)", got)
+		t.Fatalf("after a rejected InitChain with initial height 5, a retry with initial height 1 expects block %d, want 1", got)
 	}
 }

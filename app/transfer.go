@@ -18,10 +18,9 @@ type checkedTransfer struct {
 
 // SpentFunc reports whether an outpoint is already spent by something the
 // state does not show yet: another mempool transaction in CheckTx, an earlier
-// transaction of the same proposal in Prepare/ProcessProposal. spender is the
-// txid of the transaction being checked, so that the mempool can let the
-// same transaction be checked twice. Nil means nothing is pending.
-type SpentFunc func(o Outpoint, spender TxID) bool
+// transaction of the same proposal in Prepare/ProcessProposal. Nil means
+// nothing is pending.
+type SpentFunc func(Outpoint) bool
 
 // Validate decodes txBytes and checks every rule against r without changing
 // anything. The error wraps one of the sentinels, whose code is the result.
@@ -130,7 +129,7 @@ func (c *checkedTransfer) checkInputs(r Reader, spent SpentFunc) error {
 			return rejectf(ErrDuplicateInput, "input %d spends %s twice", i, in)
 		}
 		seen[in] = true
-		if spent != nil && spent(in, c.id) {
+		if spent != nil && spent(in) {
 			return rejectf(ErrMempoolConflict, "input %d (%s)", i, in)
 		}
 		utxo, err := loadUTXO(r, in)
