@@ -90,7 +90,7 @@ func (a *Application) CheckTx(_ context.Context, req *cmtabci.RequestCheckTx) (*
 		}
 		return &cmtabci.ResponseCheckTx{Code: uint32(code), Log: err.Error(), Codespace: Codespace}, nil
 	}
-	for _, in := range tx.Body.Transfer.Inputs {
+	for _, in := range tx.Body.Spends() {
 		a.pending[in] = self
 	}
 	return &cmtabci.ResponseCheckTx{Code: cmtabci.CodeTypeOK, GasWanted: 1, Data: idBytes(tx.ID())}, nil
@@ -134,17 +134,20 @@ func (a *Application) ProcessProposal(_ context.Context, req *cmtabci.RequestPro
 
 // FinalizeBlock executes a decided block.
 func (a *Application) FinalizeBlock(_ context.Context, req *cmtabci.RequestFinalizeBlock) (*cmtabci.ResponseFinalizeBlock, error) {
-	results, hash, err := a.ledger.ExecuteBlock(req.Height, req.Txs)
+	res, err := a.ledger.ExecuteBlock(req.Height, req.Txs)
 	if err != nil {
 		a.log.Error().Err(err).Int64("height", req.Height).Msg("cannot execute block; halting")
 		return nil, err
 	}
-	resp := &cmtabci.ResponseFinalizeBlock{AppHash: hash, TxResults: make([]*cmtabci.ExecTxResult, len(results))}
-	for i, r := range results {
+	resp := &cmtabci.ResponseFinalizeBlock{AppHash: res.AppHash, TxResults: make([]*cmtabci.ExecTxResult, len(res.Txs))}
+	for i, r := range res.Txs {
 		resp.TxResults[i] = execResult(r)
 		if r.Code != app.CodeOK {
 			a.log.Debug().Int64("height", req.Height).Str("txid", r.TxID.String()).Uint32("code", uint32(r.Code)).Str("log", r.Log).Msg("tx rejected")
 		}
+	}
+	for _, u := range res.ValidatorUpdates {
+		resp.ValidatorUpdates = append(resp.ValidatorUpdates, cmtabci.Ed25519ValidatorUpdate(u.PublicKey, u.Power))
 	}
 	return resp, nil
 }

@@ -50,7 +50,7 @@ func newTestChain(t *testing.T) *testChain {
 	}
 	appState, err := json.Marshal(app.Genesis{
 		Assets:   []app.GenesisAsset{{ID: "USD", Decimals: 2}, {ID: "GOLD"}},
-		Accounts: []app.GenesisAccount{{Name: "alice", Keys: genesisKey(c.alice)}, {Name: "bob", Keys: genesisKey(c.bob)}},
+		Accounts: []app.GenesisAccount{{Name: "alice", Roles: []string{"member"}, Keys: genesisKey(c.alice)}, {Name: "bob", Roles: []string{"member"}, Keys: genesisKey(c.bob)}},
 		UTXOs: []app.GenesisUTXO{
 			{Owner: "alice", Asset: "USD", Amount: "100000"},
 			{Owner: "alice", Asset: "USD", Amount: "500"},

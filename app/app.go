@@ -1,6 +1,10 @@
 package app
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/consort-ledger/consort/policy"
+)
 
 // Event is an indexed fact about an executed transaction.
 type Event struct {
@@ -51,46 +55,74 @@ func (a *App) InitChain(chainID string, initialHeight int64, appState []byte, va
 	return a.store.WorkingHash(), nil
 }
 
-// Check validates a transaction against the last committed state, for the
-// mempool. spent names inputs already taken by pending transactions.
+// Check validates a transaction against the last committed state, as the
+// next block would include it, for the mempool. spent names inputs already
+// taken by pending transactions.
 func (a *App) Check(txBytes []byte, spent SpentFunc) (*Tx, error) {
-	return Validate(a.store.Committed(), txBytes, spent)
+	return Validate(a.store.Committed(), txBytes, spent, a.store.Height()+1)
 }
 
 // Committed is the last committed state, read-only.
 func (a *App) Committed() Reader { return a.store.Committed() }
 
+// BlockResult is what executing a block produced.
+type BlockResult struct {
+	Txs              []TxResult
+	AppHash          []byte
+	ValidatorUpdates []ValidatorUpdate // net changes of the block, sorted by key
+}
+
 // ExecuteBlock applies a decided block's transactions in order to the working
-// tree and returns one result per transaction and the resulting app hash. A
-// rejected transaction changes nothing. An error means the node cannot go on
-// (its own state is unreadable or the block is out of order) and must halt
-// rather than diverge from the other validators.
-func (a *App) ExecuteBlock(height int64, txs [][]byte) ([]TxResult, []byte, error) {
+// tree and returns one result per transaction, the resulting app hash and
+// the block's validator changes. A rejected transaction changes nothing. An
+// error means the node cannot go on (its own state is unreadable or the
+// block is out of order) and must halt rather than diverge from the other
+// validators.
+func (a *App) ExecuteBlock(height int64, txs [][]byte) (*BlockResult, error) {
 	if want := a.store.WorkingVersion(); height != want {
-		return nil, nil, fmt.Errorf("execute block %d: state expects block %d", height, want)
+		return nil, fmt.Errorf("execute block %d: state expects block %d", height, want)
 	}
 	working := a.store.Working()
-	results := make([]TxResult, len(txs))
+	blk := &blockContext{height: height}
+	res := &BlockResult{Txs: make([]TxResult, len(txs))}
 	for i, txBytes := range txs {
-		c, err := check(working, txBytes, nil)
+		ex, err := check(working, txBytes, nil, blk)
 		if err == nil {
-			err = c.apply(working)
-			if err != nil {
-				return nil, nil, fmt.Errorf("block %d tx %d: apply: %w", height, i, err)
+			if err := ex.apply(working); err != nil {
+				return nil, fmt.Errorf("block %d tx %d: apply: %w", height, i, err)
 			}
-			results[i] = TxResult{Code: CodeOK, Log: "ok", TxID: c.id, Events: c.events()}
+			if ex.validator != nil {
+				blk.valChanges = append(blk.valChanges, *ex.validator)
+			}
+			res.Txs[i] = TxResult{Code: CodeOK, Log: "ok", TxID: ex.id, Events: ex.events}
 			continue
 		}
 		code := CodeOf(err)
 		if code == CodeInternal {
-			return nil, nil, fmt.Errorf("block %d tx %d: %w", height, i, err)
+			return nil, fmt.Errorf("block %d tx %d: %w", height, i, err)
 		}
-		results[i] = TxResult{Code: code, Log: err.Error()}
+		res.Txs[i] = TxResult{Code: code, Log: err.Error()}
 		if tx, derr := DecodeTx(txBytes); derr == nil {
-			results[i].TxID = tx.ID()
+			res.Txs[i].TxID = tx.ID()
 		}
 	}
-	return results, a.store.WorkingHash(), nil
+	if len(blk.valChanges) > 0 {
+		params, err := LoadParams(working)
+		if err != nil {
+			return nil, err
+		}
+		// Each change passed this check when it was applied, so the block's
+		// sum passes too; what is returned is the net update per key.
+		updates, err := policy.CheckValidatorChange(blk.startSet, blk.valChanges, int(params.MinValidators))
+		if err != nil {
+			return nil, fmt.Errorf("block %d: validator changes: %w", height, err)
+		}
+		for _, u := range updates {
+			res.ValidatorUpdates = append(res.ValidatorUpdates, ValidatorUpdate{PublicKey: []byte(u.Key), Power: u.Power})
+		}
+	}
+	res.AppHash = a.store.WorkingHash()
+	return res, nil
 }
 
 // Commit saves the working tree as the new version.
@@ -102,23 +134,24 @@ func (a *App) Commit() (int64, []byte, error) {
 // ProposalChecker validates the transactions of one proposed block in order,
 // against committed state plus what earlier transactions of the block spend.
 type ProposalChecker struct {
-	state Reader
-	spent map[Outpoint]bool
+	state  Reader
+	height int64
+	spent  map[Outpoint]bool
 }
 
 // NewProposalChecker starts checking a proposal on top of committed state.
 func (a *App) NewProposalChecker() *ProposalChecker {
-	return &ProposalChecker{state: a.store.Committed(), spent: map[Outpoint]bool{}}
+	return &ProposalChecker{state: a.store.Committed(), height: a.store.Height() + 1, spent: map[Outpoint]bool{}}
 }
 
 // Add validates the next transaction of the proposal and, if it passes,
 // reserves its inputs so a later transaction cannot spend them again.
 func (p *ProposalChecker) Add(txBytes []byte) error {
-	tx, err := Validate(p.state, txBytes, func(o Outpoint) bool { return p.spent[o] })
+	tx, err := Validate(p.state, txBytes, func(o Outpoint) bool { return p.spent[o] }, p.height)
 	if err != nil {
 		return err
 	}
-	for _, in := range tx.Body.Transfer.Inputs {
+	for _, in := range tx.Body.Spends() {
 		p.spent[in] = true
 	}
 	return nil

@@ -31,7 +31,16 @@ const (
 	CodeUnexpectedSigner   Code = 17 // a signature is by a key of no input owner, or the same key signs twice
 	CodeAccountFrozen      Code = 18 // an input owner's account is frozen
 	CodeInvalidField       Code = 19 // a field is syntactically invalid (account name, asset id, memo)
-	CodeInternal           Code = 99 // the node could not read its own state; not the sender's fault
+	// CodeNotFound (20) is in query.go: queries only.
+	CodePaused          Code = 21 // the asset (or everything) is paused
+	CodeReplay          Code = 22 // a transaction that spends no coin was already included
+	CodeNotPermitted    Code = 23 // no signing account holds the permission the transaction needs
+	CodeNotApproved     Code = 24 // governance: admins of too few organisations approved
+	CodeRateLimited     Code = 25 // this node's per-account rate limit (CheckTx only)
+	CodeInvalidAction   Code = 26 // a governance action that cannot apply (exists already, unknown role, ...)
+	CodeValidatorChange Code = 27 // a validator change that could halt the chain
+	CodeCapExceeded     Code = 28 // a mint beyond the issuer's cap
+	CodeInternal        Code = 99 // the node could not read its own state; not the sender's fault
 )
 
 // Error is a rejection with a stable code. Sentinels below are wrapped with
@@ -66,6 +75,14 @@ var (
 	ErrUnexpectedSigner   = newError(CodeUnexpectedSigner, "unexpected signer")
 	ErrAccountFrozen      = newError(CodeAccountFrozen, "account frozen")
 	ErrInvalidField       = newError(CodeInvalidField, "invalid field")
+	ErrPaused             = newError(CodePaused, "paused")
+	ErrReplay             = newError(CodeReplay, "already included")
+	ErrNotPermitted       = newError(CodeNotPermitted, "not permitted")
+	ErrNotApproved        = newError(CodeNotApproved, "not approved")
+	ErrRateLimited        = newError(CodeRateLimited, "rate limited")
+	ErrInvalidAction      = newError(CodeInvalidAction, "invalid action")
+	ErrValidatorChange    = newError(CodeValidatorChange, "unsafe validator change")
+	ErrCapExceeded        = newError(CodeCapExceeded, "issuer cap exceeded")
 	ErrInternal           = newError(CodeInternal, "internal error")
 )
 

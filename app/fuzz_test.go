@@ -144,8 +144,8 @@ func FuzzCheckTx(f *testing.F) {
 		}
 		_, err := fx.app.Check(txBytes, nil)
 		code := CodeOf(err)
-		if err != nil && (code < CodeMalformed || code > CodeInvalidField || code == CodeMempoolConflict) {
-			t.Fatalf("Check: got code %d (%v), want a transaction code 1-19 other than %d", code, err, CodeMempoolConflict)
+		if err != nil && (code < CodeMalformed || code > CodeCapExceeded || code == CodeMempoolConflict || code == CodeNotFound || code == CodeRateLimited) {
+			t.Fatalf("Check: got code %d (%v), want a transaction code 1-28 other than %d, %d and %d", code, err, CodeMempoolConflict, CodeNotFound, CodeRateLimited)
 		}
 		if got := fx.store.Hash(); !bytes.Equal(got, hash) || fx.store.Height() != height {
 			t.Fatalf("Check changed committed state: height %d hash %X, want %d %X", fx.store.Height(), got, height, hash)
@@ -153,11 +153,12 @@ func FuzzCheckTx(f *testing.F) {
 
 		// The same transaction as a block: same verdict, and nothing that
 		// would halt the chain. The block is then thrown away.
-		results, _, err := fx.app.ExecuteBlock(fx.store.WorkingVersion(), [][]byte{txBytes})
+		blockRes, err := fx.app.ExecuteBlock(fx.store.WorkingVersion(), [][]byte{txBytes})
 		fx.store.Discard()
 		if err != nil {
 			t.Fatalf("ExecuteBlock: %v (a panic-free halt is still a halt)", err)
 		}
+		results := blockRes.Txs
 		if results[0].Code != code {
 			t.Fatalf("block result: got code %d (%s), want Check's code %d (%v)", results[0].Code, results[0].Log, code, err)
 		}

@@ -13,7 +13,7 @@ import (
 func goodGenesis() *Genesis {
 	alice, bob := newEdKey("genesis-alice"), newEdKey("genesis-bob")
 	return &Genesis{
-		Assets: []GenesisAsset{{ID: "USD", Decimals: 2, Issuers: []string{"alice"}}, {ID: "GOLD"}},
+		Assets: []GenesisAsset{{ID: "USD", Decimals: 2, Issuers: []GenesisIssuer{{Account: "alice"}}}, {ID: "GOLD"}},
 		Accounts: []GenesisAccount{
 			{Name: "alice", Keys: []GenesisKey{alice.genesisKey(1)}},
 			{Name: "bob", Keys: []GenesisKey{bob.genesisKey(2)}, Threshold: 2},
@@ -99,7 +99,13 @@ func TestInitChainRejectsBadGenesis(t *testing.T) {
 		{name: "supply overflow", mutate: func(g *Genesis) {
 			g.UTXOs = append(g.UTXOs, GenesisUTXO{Owner: "bob", Asset: "USD", Amount: "18446744073709451616"})
 		}, want: "genesis utxo 2: supply of USD exceeds 2^64-1"},
-		{name: "issuer not an account", mutate: func(g *Genesis) { g.Assets[0].Issuers = []string{"alice", "mallory"} }, want: "issuer mallory is not a genesis account"},
+		{name: "issuer not an account", mutate: func(g *Genesis) { g.Assets[0].Issuers = []GenesisIssuer{{Account: "alice"}, {Account: "mallory"}} }, want: "issuer mallory is not a genesis account"},
+		{name: "issuer listed twice", mutate: func(g *Genesis) { g.Assets[0].Issuers = []GenesisIssuer{{Account: "alice"}, {Account: "alice"}} }, want: "issuer alice listed twice"},
+		{name: "bad issuer cap", mutate: func(g *Genesis) { g.Assets[0].Issuers[0].Cap = "lots" }, want: `cap "lots"`},
+		{name: "undefined role", mutate: func(g *Genesis) { g.Accounts[0].Roles = []string{"wizard"} }, want: `role "wizard" is not defined`},
+		{name: "unknown permission", mutate: func(g *Genesis) { g.Roles = []GenesisRole{{Name: "x", Permissions: []string{"fly"}}} }, want: "fly"},
+		{name: "bad node id", mutate: func(g *Genesis) { g.Nodes = []string{"not-a-node"} }, want: "node id"},
+		{name: "zero key weight is defaulted, zero threshold is defaulted; weight sum below threshold", mutate: func(g *Genesis) { g.Accounts[0].Threshold = 5 }, want: "threshold 5 exceeds the total key weight"},
 	}
 	// One store takes every bad document in turn: none may leave a trace.
 	store, err := OpenStore(t.TempDir(), DefaultStoreConfig())
@@ -146,7 +152,7 @@ func TestInitChainRejectsBadGenesis(t *testing.T) {
 	if err != nil {
 		t.Fatalf("valid InitChain after rejected ones: %v", err)
 	}
-	if _, _, err := ledger.ExecuteBlock(1, nil); err != nil {
+	if _, err := ledger.ExecuteBlock(1, nil); err != nil {
 		t.Fatal(err)
 	}
 	height, committed, err := ledger.Commit()

@@ -97,12 +97,12 @@ func newFixture(t testing.TB) *fixture {
 	t.Cleanup(func() { store.Close() })
 	f.store, f.app = store, New(store)
 	g := Genesis{
-		Assets: []GenesisAsset{{ID: "USD", Decimals: 2, Issuers: []string{"alice"}}, {ID: "GOLD", Decimals: 0}},
+		Assets: []GenesisAsset{{ID: "USD", Decimals: 2, Issuers: []GenesisIssuer{{Account: "alice"}}}, {ID: "GOLD", Decimals: 0}},
 		Accounts: []GenesisAccount{
-			{Name: "alice", Organization: "bank-a", Keys: []GenesisKey{f.alice.genesisKey(1)}},
-			{Name: "bob", Organization: "bank-b", Keys: []GenesisKey{f.bob.genesisKey(1)}},
-			{Name: "carol", Organization: "bank-c", Threshold: 2, Keys: []GenesisKey{f.carol1.genesisKey(1), f.carol2.genesisKey(1), f.carol3.genesisKey(1)}},
-			{Name: "dave", Keys: []GenesisKey{f.dave.genesisKey(1)}},
+			{Name: "alice", Organization: "bank-a", Roles: []string{"member", "issuer"}, Keys: []GenesisKey{f.alice.genesisKey(1)}},
+			{Name: "bob", Organization: "bank-b", Roles: []string{"member"}, Keys: []GenesisKey{f.bob.genesisKey(1)}},
+			{Name: "carol", Organization: "bank-c", Roles: []string{"member"}, Threshold: 2, Keys: []GenesisKey{f.carol1.genesisKey(1), f.carol2.genesisKey(1), f.carol3.genesisKey(1)}},
+			{Name: "dave", Roles: []string{"member"}, Keys: []GenesisKey{f.dave.genesisKey(1)}},
 		},
 		UTXOs: []GenesisUTXO{
 			{Owner: "alice", Asset: "USD", Amount: "100000"},
@@ -139,10 +139,11 @@ func newFixture(t testing.TB) *fixture {
 // commitBlock executes txs as the next block and commits it.
 func (f *fixture) commitBlock(txs ...[]byte) []TxResult {
 	f.t.Helper()
-	results, _, err := f.app.ExecuteBlock(f.store.WorkingVersion(), txs)
+	res, err := f.app.ExecuteBlock(f.store.WorkingVersion(), txs)
 	if err != nil {
 		f.t.Fatalf("execute block: %v", err)
 	}
+	results := res.Txs
 	if _, _, err := f.app.Commit(); err != nil {
 		f.t.Fatalf("commit: %v", err)
 	}

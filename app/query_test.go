@@ -104,7 +104,7 @@ func TestQuery(t *testing.T) {
 		{name: "invalid account name", path: "/account/Mallory", wantCode: CodeInvalidField},
 		{name: "asset", path: "/asset/USD", wantHeight: 2, wantKey: "asset/USD", check: func(t *testing.T, v []byte) {
 			a, err := DecodeAsset(v)
-			if err != nil || a.ID != "USD" || a.Decimals != 2 || a.Supply != 107600 || len(a.Issuers) != 1 || a.Issuers[0] != "alice" {
+			if err != nil || a.ID != "USD" || a.Decimals != 2 || a.Supply != 107600 || len(a.Issuers) != 1 || a.Issuers[0].Account != "alice" {
 				t.Errorf("asset: got %+v (%v), want USD, 2 decimals, supply 107600, issuer alice", a, err)
 			}
 		}},

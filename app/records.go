@@ -34,16 +34,30 @@ type Account struct {
 	Organization string
 	Keys         []AccountKey
 	Threshold    uint32
-	Roles        []string
+	Grants       []Grant
 	Status       AccountStatus
+}
+
+// Grant is a role held by an account, until height ExpiresAt (0 = never).
+type Grant struct {
+	Role      string
+	ExpiresAt int64
 }
 
 // Asset is a unit of account with its issuers and current total supply.
 type Asset struct {
 	ID       string
 	Decimals uint32
-	Issuers  []string
+	Issuers  []Issuer
 	Supply   uint64
+}
+
+// Issuer may mint an asset while its outstanding amount (minted less
+// burned) stays within Cap; only governance changes Cap.
+type Issuer struct {
+	Account string
+	Cap     uint64
+	Minted  uint64
 }
 
 // Params are the consensus limits every node applies alike.
@@ -53,11 +67,16 @@ type Params struct {
 	MaxOutputs    uint32 // most outputs in one transfer
 	MaxSignatures uint32 // most signatures on one transaction
 	MaxMemoBytes  uint32 // longest memo
+	// GovernanceThreshold is how many distinct organisations' admins must
+	// approve a governance action.
+	GovernanceThreshold uint32
+	// MinValidators is the fewest validators a validator change may leave.
+	MinValidators uint32
 }
 
 // DefaultParams are the limits used when genesis names none.
 func DefaultParams() Params {
-	return Params{MaxTxBytes: 64 << 10, MaxInputs: 256, MaxOutputs: 256, MaxSignatures: 32, MaxMemoBytes: 256}
+	return Params{MaxTxBytes: 64 << 10, MaxInputs: 256, MaxOutputs: 256, MaxSignatures: 32, MaxMemoBytes: 256, GovernanceThreshold: 1, MinValidators: 1}
 }
 
 // Validator is the ledger's record of one genesis or governance validator.
@@ -66,23 +85,35 @@ type Validator struct {
 	KeyType   string // CometBFT key type, e.g. "ed25519"
 	PublicKey []byte
 	Power     int64
+	Operator  string // account that runs this validator
 }
 
 func encodeAccount(a *Account) []byte {
 	var e encoder
+	encodeAccountTo(&e, a)
+	return e.buf
+}
+
+func encodeAccountTo(e *encoder, a *Account) {
 	e.string(1, a.Name)
 	e.string(2, a.Organization)
 	for _, k := range a.Keys {
-		e.message(3, true, func(e *encoder) {
-			e.uint(1, uint64(k.KeyType))
-			e.bytes(2, k.PublicKey)
-			e.uint(3, uint64(k.Weight))
-		})
+		e.message(3, true, func(e *encoder) { encodeAccountKey(e, k) })
 	}
 	e.uint(4, uint64(a.Threshold))
-	e.repeatedString(5, a.Roles)
+	for _, g := range a.Grants {
+		e.message(5, true, func(e *encoder) {
+			e.string(1, g.Role)
+			e.uint(2, uint64(g.ExpiresAt))
+		})
+	}
 	e.uint(6, uint64(a.Status))
-	return e.buf
+}
+
+func encodeAccountKey(e *encoder, k AccountKey) {
+	e.uint(1, uint64(k.KeyType))
+	e.bytes(2, k.PublicKey)
+	e.uint(3, uint64(k.Weight))
 }
 
 // DecodeAccount parses a stored account (the value of an /account query).
@@ -104,9 +135,11 @@ func DecodeAccount(b []byte) (*Account, error) {
 		case 4:
 			a.Threshold, err = d.uint32("account.threshold")
 		case 5:
-			var r string
-			r, err = d.string("account.roles")
-			a.Roles = append(a.Roles, r)
+			return d.message("account.grants", func(raw []byte) error {
+				g, err := decodeGrant(raw)
+				a.Grants = append(a.Grants, g)
+				return err
+			})
 		case 6:
 			var s uint32
 			s, err = d.uint32("account.status")
@@ -147,11 +180,21 @@ func decodeAccountKey(b []byte) (AccountKey, error) {
 
 func encodeAsset(a *Asset) []byte {
 	var e encoder
+	encodeAssetTo(&e, a)
+	return e.buf
+}
+
+func encodeAssetTo(e *encoder, a *Asset) {
 	e.string(1, a.ID)
 	e.uint(2, uint64(a.Decimals))
-	e.repeatedString(3, a.Issuers)
+	for _, i := range a.Issuers {
+		e.message(3, true, func(e *encoder) {
+			e.string(1, i.Account)
+			e.uint(2, i.Cap)
+			e.uint(3, i.Minted)
+		})
+	}
 	e.uint(4, a.Supply)
-	return e.buf
 }
 
 // DecodeAsset parses a stored asset (the value of an /asset query).
@@ -164,9 +207,11 @@ func DecodeAsset(b []byte) (*Asset, error) {
 		case 2:
 			a.Decimals, err = d.uint32("asset.decimals")
 		case 3:
-			var i string
-			i, err = d.string("asset.issuers")
-			a.Issuers = append(a.Issuers, i)
+			return d.message("asset.issuers", func(raw []byte) error {
+				i, err := decodeIssuer(raw)
+				a.Issuers = append(a.Issuers, i)
+				return err
+			})
 		case 4:
 			a.Supply, err = d.uint("asset.supply")
 		default:
@@ -182,18 +227,28 @@ func DecodeAsset(b []byte) (*Asset, error) {
 
 func encodeParams(p *Params) []byte {
 	var e encoder
-	e.uint(1, uint64(p.MaxTxBytes))
-	e.uint(2, uint64(p.MaxInputs))
-	e.uint(3, uint64(p.MaxOutputs))
-	e.uint(4, uint64(p.MaxSignatures))
-	e.uint(5, uint64(p.MaxMemoBytes))
+	encodeParamsTo(&e, p)
 	return e.buf
+}
+
+func encodeParamsTo(e *encoder, p *Params) {
+	for i, v := range p.fields() {
+		if v != nil {
+			e.uint(i, uint64(*v))
+		}
+	}
+}
+
+// fields lists the params by field number, for the codec.
+func (p *Params) fields() []*uint32 {
+	return []*uint32{1: &p.MaxTxBytes, 2: &p.MaxInputs, 3: &p.MaxOutputs, 4: &p.MaxSignatures, 5: &p.MaxMemoBytes,
+		6: &p.GovernanceThreshold, 7: &p.MinValidators}
 }
 
 // DecodeParams parses stored params (the value of a /params query).
 func DecodeParams(b []byte) (*Params, error) {
 	p := &Params{}
-	fields := []*uint32{1: &p.MaxTxBytes, 2: &p.MaxInputs, 3: &p.MaxOutputs, 4: &p.MaxSignatures, 5: &p.MaxMemoBytes}
+	fields := p.fields()
 	err := decodeFields(b, func(d *decoder, num int) (err error) {
 		if num >= len(fields) || fields[num] == nil {
 			return unknownField("Params", num)
@@ -236,6 +291,7 @@ func encodeValidator(v *Validator) []byte {
 	e.string(2, v.KeyType)
 	e.bytes(3, v.PublicKey)
 	e.uint(4, uint64(v.Power))
+	e.string(5, v.Operator)
 	return e.buf
 }
 
@@ -251,9 +307,9 @@ func DecodeValidator(b []byte) (*Validator, error) {
 		case 3:
 			v.PublicKey, err = d.bytes("validator.public_key")
 		case 4:
-			var p uint64
-			p, err = d.uint("validator.power")
-			v.Power = int64(p)
+			v.Power, err = d.int64("validator.power")
+		case 5:
+			v.Operator, err = d.string("validator.operator")
 		default:
 			err = unknownField("Validator", num)
 		}
@@ -263,4 +319,38 @@ func DecodeValidator(b []byte) (*Validator, error) {
 		return nil, err
 	}
 	return v, nil
+}
+
+func decodeGrant(b []byte) (Grant, error) {
+	var g Grant
+	err := decodeFields(b, func(d *decoder, num int) (err error) {
+		switch num {
+		case 1:
+			g.Role, err = d.string("grant.role")
+		case 2:
+			g.ExpiresAt, err = d.int64("grant.expires_at")
+		default:
+			err = unknownField("Grant", num)
+		}
+		return err
+	})
+	return g, err
+}
+
+func decodeIssuer(b []byte) (Issuer, error) {
+	var i Issuer
+	err := decodeFields(b, func(d *decoder, num int) (err error) {
+		switch num {
+		case 1:
+			i.Account, err = d.string("issuer.account")
+		case 2:
+			i.Cap, err = d.uint("issuer.cap")
+		case 3:
+			i.Minted, err = d.uint("issuer.minted")
+		default:
+			err = unknownField("Issuer", num)
+		}
+		return err
+	})
+	return i, err
 }

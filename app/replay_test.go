@@ -54,6 +54,8 @@ type scenarioAccount struct {
 		Weight uint32 `json:"weight,omitempty"`
 	} `json:"keys"`
 	Threshold uint32 `json:"threshold,omitempty"`
+	// Roles default to ["member"]: an account needs the transfer permission.
+	Roles []string `json:"roles,omitempty"`
 }
 
 type scenarioBlock struct {
@@ -171,7 +173,7 @@ func runScenario(t *testing.T, sc *scenario) []byte {
 		var hashes [2][]byte
 		var results [2][]TxResult
 		for i, n := range nodes {
-			res, _, err := n.app.ExecuteBlock(height, txs)
+			blockRes, err := n.app.ExecuteBlock(height, txs)
 			if err != nil {
 				t.Fatalf("node %d block %d: %v", i, height, err)
 			}
@@ -179,7 +181,7 @@ func runScenario(t *testing.T, sc *scenario) []byte {
 			if err != nil || h != height {
 				t.Fatalf("node %d block %d: commit at height %d: %v", i, height, h, err)
 			}
-			hashes[i], results[i] = hash, res
+			hashes[i], results[i] = hash, blockRes.Txs
 		}
 		if !bytes.Equal(hashes[0], hashes[1]) {
 			t.Fatalf("block %d: app hashes differ: %X and %X", height, hashes[0], hashes[1])
@@ -269,7 +271,10 @@ func scenarioGenesis(t *testing.T, sc *scenario, keys map[string]cmted25519.Priv
 	t.Helper()
 	g := Genesis{Params: sc.Genesis.Params, Assets: sc.Genesis.Assets, UTXOs: sc.Genesis.UTXOs}
 	for _, a := range sc.Genesis.Accounts {
-		ga := GenesisAccount{Name: a.Name, Organization: a.Organization, Threshold: a.Threshold}
+		ga := GenesisAccount{Name: a.Name, Organization: a.Organization, Threshold: a.Threshold, Roles: a.Roles}
+		if len(ga.Roles) == 0 {
+			ga.Roles = []string{"member"}
+		}
 		for _, k := range a.Keys {
 			priv, ok := keys[k.Key]
 			if !ok {

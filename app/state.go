@@ -1,7 +1,5 @@
 package app
 
-import "errors"
-
 // Reader reads state: the working tree during a block, a committed version
 // for CheckTx and queries.
 type Reader interface {
@@ -35,7 +33,7 @@ func (w workingKV) Get(k []byte) ([]byte, error) { return w.tree.Get(k) }
 
 func (w workingKV) Set(k, v []byte) error {
 	if v == nil {
-		return errors.New("nil value") // IAVL treats nil as delete; callers never mean that
+		v = []byte{} // an empty record (all fields zero) is still a record; IAVL refuses nil
 	}
 	_, err := w.tree.Set(k, v)
 	return err
@@ -50,14 +48,14 @@ func (w workingKV) Delete(k []byte) error {
 // unambiguous. They are documented in docs/wire-format.md for clients that
 // verify query proofs.
 const (
-	prefixAccount   = "account/"
-	prefixAsset     = "asset/"
-	prefixUTXO      = "utxo/"    // + txid(32) ‖ index(4, big-endian) → Output
-	prefixOwner     = "owner/"   // + owner + "/" + txid ‖ index → empty marker
-	prefixBalance   = "balance/" // + owner + "/" + asset → Balance
-	prefixValidator = "validator/"
-	keyParams       = "params"
-	keyChainID      = "chain_id"
+	prefixAccount = "account/"
+	prefixAsset   = "asset/"
+	prefixUTXO    = "utxo/"    // + txid(32) ‖ index(4, big-endian) → Output
+	prefixOwner   = "owner/"   // + owner + "/" + txid ‖ index → empty marker
+	prefixBalance = "balance/" // + owner + "/" + asset → Balance
+	keyParams     = "params"
+	keyChainID    = "chain_id"
+	keyValidators = "validators" // → ValidatorSet, sorted by public key
 )
 
 func accountKey(name string) []byte { return []byte(prefixAccount + name) }
@@ -72,7 +70,29 @@ func ownerKey(owner string, o Outpoint) []byte {
 func balanceKey(owner, asset string) []byte {
 	return []byte(prefixBalance + owner + "/" + asset)
 }
-func validatorKey(pubKey []byte) []byte { return append([]byte(prefixValidator), pubKey...) }
 
 // ownerMarker is the value of an owner-index entry; IAVL needs a non-nil value.
 var ownerMarker = []byte{1}
+
+// Keys added with governance.
+const (
+	prefixRole   = "role/"   // + name → Role
+	prefixNode   = "node/"   // + p2p node id → marker: the peer allowlist
+	prefixPause  = "pause/"  // + asset id, or "*" for everything → Pause
+	prefixUsed   = "used/"   // + txid → marker: a coinless transaction already included
+	prefixSigner = "signer/" // + key type byte ‖ public key → the accounts holding that key
+	globalPause  = "*"
+)
+
+func roleKey(name string) []byte { return []byte(prefixRole + name) }
+func nodeKey(id string) []byte   { return []byte(prefixNode + id) }
+func pauseKey(asset string) []byte {
+	if asset == "" {
+		asset = globalPause
+	}
+	return []byte(prefixPause + asset)
+}
+func usedKey(id TxID) []byte { return append([]byte(prefixUsed), id[:]...) }
+func signerKey(kt KeyType, pub []byte) []byte {
+	return append(append([]byte(prefixSigner), byte(kt)), pub...)
+}

@@ -3,6 +3,8 @@ package app
 import (
 	"bytes"
 	"sort"
+
+	"github.com/consort-ledger/consort/policy"
 )
 
 // checkedTransfer is a transfer that passed every rule against some state,
@@ -16,51 +18,15 @@ type checkedTransfer struct {
 	targets []string // distinct output owners, in order of first appearance
 }
 
-// SpentFunc reports whether an outpoint is already spent by something the
-// state does not show yet: another mempool transaction in CheckTx, an earlier
-// transaction of the same proposal in Prepare/ProcessProposal. Nil means
-// nothing is pending.
-type SpentFunc func(Outpoint) bool
-
-// Validate decodes txBytes and checks every rule against r without changing
-// anything. The error wraps one of the sentinels, whose code is the result.
-func Validate(r Reader, txBytes []byte, spent SpentFunc) (*Tx, error) {
-	c, err := check(r, txBytes, spent)
-	if err != nil {
-		return nil, err
-	}
-	return c.tx, nil
-}
-
-func check(r Reader, txBytes []byte, spent SpentFunc) (*checkedTransfer, error) {
-	params, err := LoadParams(r)
-	if err != nil {
-		return nil, err
-	}
-	if len(txBytes) > int(params.MaxTxBytes) {
-		return nil, rejectf(ErrTooLarge, "%d bytes, limit %d", len(txBytes), params.MaxTxBytes)
-	}
-	tx, err := DecodeTx(txBytes)
-	if err != nil {
-		return nil, err
-	}
-	chainID, err := LoadChainID(r)
-	if err != nil {
-		return nil, err
-	}
-	if tx.Body.ChainID != chainID {
-		return nil, rejectf(ErrWrongChainID, "transaction is for chain %s, this is %s", quote(tx.Body.ChainID), quote(chainID))
-	}
+// checkTransfer checks a transfer: outputs, inputs, balance, signatures,
+// permissions and pauses, in that order.
+func checkTransfer(r Reader, tx *Tx, params Params, spent SpentFunc, blk *blockContext) (*execution, error) {
 	t := tx.Body.Transfer
 	switch {
-	case len(tx.Body.Memo) > int(params.MaxMemoBytes):
-		return nil, rejectf(ErrTooLarge, "memo is %d bytes, limit %d", len(tx.Body.Memo), params.MaxMemoBytes)
 	case len(t.Inputs) > int(params.MaxInputs):
 		return nil, rejectf(ErrTooLarge, "%d inputs, limit %d", len(t.Inputs), params.MaxInputs)
 	case len(t.Outputs) > int(params.MaxOutputs):
 		return nil, rejectf(ErrTooLarge, "%d outputs, limit %d", len(t.Outputs), params.MaxOutputs)
-	case len(tx.Signatures) > int(params.MaxSignatures):
-		return nil, rejectf(ErrTooLarge, "%d signatures, limit %d", len(tx.Signatures), params.MaxSignatures)
 	case len(t.Inputs) == 0:
 		return nil, rejectf(ErrEmptyTransfer, "a transfer needs at least one input")
 	case len(t.Outputs) == 0:
@@ -79,7 +45,23 @@ func check(r Reader, txBytes []byte, spent SpentFunc) (*checkedTransfer, error) 
 	if err := c.checkSignatures(r); err != nil {
 		return nil, err
 	}
-	return c, nil
+	for _, owner := range c.owners {
+		acct, err := loadAccount(r, owner)
+		if err != nil {
+			return nil, err
+		}
+		ok, err := hasPermission(r, acct, policy.PermTransfer, blk.height)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, rejectf(ErrNotPermitted, "%s holds no role with the transfer permission", owner)
+		}
+	}
+	if err := checkNotPaused(r, c.assets, blk.height); err != nil {
+		return nil, err
+	}
+	return &execution{tx: tx, id: c.id, apply: c.apply, events: c.events()}, nil
 }
 
 func (c *checkedTransfer) checkOutputs(r Reader) error {

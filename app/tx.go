@@ -53,12 +53,42 @@ type Transfer struct {
 	Outputs []Output
 }
 
-// Body is what signers sign, byte for byte as it travels.
+// Body is what signers sign, byte for byte as it travels. Exactly one of
+// Transfer, Mint, Burn and Action is set.
 type Body struct {
-	Version  uint32
-	ChainID  string
-	Memo     string
+	Version uint32
+	ChainID string
+	Memo    string
+	// Nonce makes otherwise identical bodies distinct (two freezes of one
+	// account, a week apart); a body that spends no coin can be included
+	// once only, so it needs a fresh nonce each time.
+	Nonce    uint64
 	Transfer *Transfer
+	Mint     *Mint
+	Burn     *Burn
+	Action   Action
+}
+
+// messages counts how many messages the body carries.
+func (b *Body) messages() int {
+	n := 0
+	for _, set := range []bool{b.Transfer != nil, b.Mint != nil, b.Burn != nil, b.Action != nil} {
+		if set {
+			n++
+		}
+	}
+	return n
+}
+
+// Spends lists the coins the body spends, for mempool and proposal checks.
+func (b *Body) Spends() []Outpoint {
+	switch {
+	case b.Transfer != nil:
+		return b.Transfer.Inputs
+	case b.Burn != nil:
+		return b.Burn.Inputs
+	}
+	return nil
 }
 
 // KeyType names a signature scheme. The numbers are wire values.
@@ -115,8 +145,16 @@ func EncodeBody(b *Body) []byte {
 	e.uint(1, uint64(b.Version))
 	e.string(2, b.ChainID)
 	e.string(3, b.Memo)
-	if b.Transfer != nil {
+	e.uint(4, b.Nonce)
+	switch {
+	case b.Transfer != nil:
 		e.message(10, true, func(e *encoder) { encodeTransfer(e, b.Transfer) })
+	case b.Mint != nil:
+		e.message(11, true, func(e *encoder) { encodeMint(e, b.Mint) })
+	case b.Burn != nil:
+		e.message(12, true, func(e *encoder) { encodeBurn(e, b.Burn) })
+	case b.Action != nil:
+		e.message(b.Action.fieldNum(), true, b.Action.encode)
 	}
 	return e.buf
 }
@@ -179,8 +217,8 @@ func DecodeTx(b []byte) (*Tx, error) {
 	if tx.Body.Version != TxVersion {
 		return nil, rejectf(ErrUnsupportedVersion, "body version %d, this node executes version %d", tx.Body.Version, TxVersion)
 	}
-	if tx.Body.Transfer == nil {
-		return nil, rejectf(ErrMalformed, "body carries no message")
+	if n := tx.Body.messages(); n != 1 {
+		return nil, rejectf(ErrMalformed, "body carries %d messages, want exactly one", n)
 	}
 	if !utf8.ValidString(tx.Body.Memo) {
 		return nil, rejectf(ErrInvalidField, "memo is not valid UTF-8")
@@ -260,14 +298,33 @@ func decodeBody(b []byte, body *Body) error {
 			body.ChainID, err = d.string("body.chain_id")
 		case 3:
 			body.Memo, err = d.string("body.memo")
+		case 4:
+			body.Nonce, err = d.uint("body.nonce")
 		case 10:
-			var raw []byte
-			if raw, err = d.bytes("body.transfer"); err == nil {
+			return d.message("body.transfer", func(raw []byte) error {
 				body.Transfer = &Transfer{}
-				err = decodeTransfer(raw, body.Transfer)
-			}
+				return decodeTransfer(raw, body.Transfer)
+			})
+		case 11:
+			return d.message("body.mint", func(raw []byte) (err error) {
+				body.Mint, err = decodeMint(raw)
+				return err
+			})
+		case 12:
+			return d.message("body.burn", func(raw []byte) (err error) {
+				body.Burn, err = decodeBurn(raw)
+				return err
+			})
 		default:
-			err = unknownField("TxBody", num)
+			action := newAction(num)
+			if action == nil {
+				return unknownField("TxBody", num)
+			}
+			if body.Action != nil {
+				return fmt.Errorf("body carries two actions")
+			}
+			body.Action = action
+			return d.message("body.action", action.decode)
 		}
 		return err
 	})

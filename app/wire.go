@@ -112,6 +112,12 @@ func (d *decoder) uint32(field string) (uint32, error) {
 	return uint32(v), err
 }
 
+// int64 reads a proto int64: the varint of its two's complement.
+func (d *decoder) int64(field string) (int64, error) {
+	v, err := d.uint(field)
+	return int64(v), err
+}
+
 func (d *decoder) bytes(field string) ([]byte, error) {
 	if d.typ != wireBytes {
 		return nil, fmt.Errorf("field %s: wire type %d, want length-delimited", field, d.typ)

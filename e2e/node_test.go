@@ -53,7 +53,7 @@ func startNode(t *testing.T, accounts []string, funds map[string]uint64) *testNo
 		if err != nil {
 			t.Fatal(err)
 		}
-		g.Accounts = append(g.Accounts, app.GenesisAccount{Name: name, Keys: []app.GenesisKey{{Type: "ed25519", PublicKey: base64.StdEncoding.EncodeToString(info.PublicKey.Bytes)}}})
+		g.Accounts = append(g.Accounts, app.GenesisAccount{Name: name, Roles: []string{"member"}, Keys: []app.GenesisKey{{Type: "ed25519", PublicKey: base64.StdEncoding.EncodeToString(info.PublicKey.Bytes)}}})
 		if amount := funds[name]; amount > 0 {
 			g.UTXOs = append(g.UTXOs, app.GenesisUTXO{Owner: name, Asset: "USD", Amount: strconv.FormatUint(amount, 10)})
 		}

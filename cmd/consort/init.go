@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -19,7 +20,9 @@ import (
 type initOptions struct {
 	chainID       string
 	moniker       string
-	accounts      []string // first one is the admin and issuer of every asset
+	accounts      []string // the first one issues every asset
+	admins        []string // accounts with the admin role (default: the first account)
+	govThreshold  uint32   // organisations whose admins must approve governance (default 1)
 	assets        []string // ID:DECIMALS
 	funds         []string // ACCOUNT=ASSET:AMOUNT
 	rpcListen     string
@@ -35,6 +38,7 @@ func devOptions() initOptions {
 		chainID:  "consort-dev",
 		moniker:  "dev-validator",
 		accounts: []string{"admin", "alice", "bob"},
+		admins:   []string{"admin"},
 		assets:   []string{"USD:2"},
 		funds:    []string{"alice=USD:1000000.00"},
 	}
@@ -49,6 +53,10 @@ func newInitCmd(g *globals) *cobra.Command {
 a genesis whose ledger registers --accounts (their ed25519 keys are created in
 the home's keyring, or reused if already there), declares --asset and funds
 --fund, and the validator and node keys (files readable by their owner only).
+Each account is its own organisation. --admins hold the admin role (every
+governance permission); the first account issues every asset; the others are
+members (they may transfer). Governance actions need admins of
+--gov-threshold organisations.
 
 Example:
   consort init --home ./h --chain-id bank-net --accounts admin,alice,bob \
@@ -68,7 +76,9 @@ Example:
 	f := cmd.Flags()
 	f.StringVar(&o.chainID, "chain-id", "", "chain id, bound into every transaction (required)")
 	f.StringVar(&o.moniker, "moniker", "", "this node's name (default: host name)")
-	f.StringSliceVar(&o.accounts, "accounts", []string{"admin"}, "accounts to register; the first administers and issues every asset")
+	f.StringSliceVar(&o.accounts, "accounts", []string{"admin"}, "accounts to register; the first issues every asset")
+	f.StringSliceVar(&o.admins, "admins", nil, "accounts that hold the admin role (default: the first account)")
+	f.Uint32Var(&o.govThreshold, "gov-threshold", 1, "how many organisations' admins must approve a governance action")
 	f.StringArrayVar(&o.assets, "asset", nil, "asset to declare as ID:DECIMALS, e.g. USD:2 (repeatable)")
 	f.StringArrayVar(&o.funds, "fund", nil, "genesis coin as ACCOUNT=ASSET:AMOUNT, e.g. alice=USD:1000.00 (repeatable)")
 	addListenFlags(f, &o)
@@ -76,6 +86,7 @@ Example:
 }
 
 type flagSet interface {
+	Uint32Var(p *uint32, name string, value uint32, usage string)
 	StringVar(p *string, name, value, usage string)
 	DurationVar(p *time.Duration, name string, value time.Duration, usage string)
 }
@@ -117,8 +128,17 @@ func buildGenesis(kr *keyring.Keyring, o initOptions) (*app.Genesis, error) {
 	if len(o.accounts) == 0 {
 		return nil, fmt.Errorf("--accounts: at least one account is needed")
 	}
-	g := &app.Genesis{}
-	admin := o.accounts[0]
+	g := &app.Genesis{Params: &app.GenesisParams{GovernanceThreshold: o.govThreshold}}
+	issuer := o.accounts[0]
+	admins := o.admins
+	if len(admins) == 0 {
+		admins = []string{issuer}
+	}
+	for _, a := range admins {
+		if !slices.Contains(o.accounts, a) {
+			return nil, fmt.Errorf("--admins: %s is not one of --accounts", a)
+		}
+	}
 	for _, name := range o.accounts {
 		info, err := kr.Show(name)
 		if err != nil {
@@ -127,8 +147,11 @@ func buildGenesis(kr *keyring.Keyring, o initOptions) (*app.Genesis, error) {
 			}
 		}
 		roles := []string{"member"}
-		if name == admin {
-			roles = []string{"admin", "issuer"}
+		if slices.Contains(admins, name) {
+			roles = []string{"admin"}
+		}
+		if name == issuer {
+			roles = append(roles, "issuer")
 		}
 		g.Accounts = append(g.Accounts, app.GenesisAccount{
 			Name: name, Organization: name, Roles: roles,
@@ -146,7 +169,7 @@ func buildGenesis(kr *keyring.Keyring, o initOptions) (*app.Genesis, error) {
 			return nil, fmt.Errorf("--asset %q: %w", spec, err)
 		}
 		decimals[id] = d
-		g.Assets = append(g.Assets, app.GenesisAsset{ID: id, Decimals: d, Issuers: []string{admin}})
+		g.Assets = append(g.Assets, app.GenesisAsset{ID: id, Decimals: d, Issuers: []app.GenesisIssuer{{Account: issuer}}})
 	}
 	for _, spec := range o.funds {
 		owner, rest, ok1 := strings.Cut(spec, "=")

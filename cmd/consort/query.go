@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -95,15 +96,21 @@ func newQueryCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := accountJSON{Name: a.Name, Organization: a.Organization, Threshold: a.Threshold, Roles: a.Roles, Status: a.Status.String()}
-			if out.Roles == nil {
-				out.Roles = []string{}
+			out := accountJSON{Name: a.Name, Organization: a.Organization, Threshold: a.Threshold, Roles: []roleJSON{}, Status: a.Status.String()}
+			var roleNames []string
+			for _, gr := range a.Grants {
+				out.Roles = append(out.Roles, roleJSON{Role: gr.Role, ExpiresAt: gr.ExpiresAt})
+				if gr.ExpiresAt != 0 {
+					roleNames = append(roleNames, fmt.Sprintf("%s (until height %d)", gr.Role, gr.ExpiresAt))
+				} else {
+					roleNames = append(roleNames, gr.Role)
+				}
 			}
 			for _, k := range a.Keys {
 				out.Keys = append(out.Keys, keyJSON{Type: k.KeyType.String(), PublicKey: fmt.Sprintf("%x", k.PublicKey), Weight: k.Weight})
 			}
 			return g.print(out, func(w io.Writer) {
-				fmt.Fprintf(w, "name:         %s\norganization: %s\nstatus:       %s\nroles:        %s\nthreshold:    %d\n", out.Name, out.Organization, out.Status, strings.Join(out.Roles, ", "), out.Threshold)
+				fmt.Fprintf(w, "name:         %s\norganization: %s\nstatus:       %s\nroles:        %s\nthreshold:    %d\n", out.Name, out.Organization, out.Status, strings.Join(roleNames, ", "), out.Threshold)
 				for _, k := range out.Keys {
 					fmt.Fprintf(w, "key:          %s %s (weight %d)\n", k.Type, k.PublicKey, k.Weight)
 				}
@@ -123,12 +130,18 @@ func newQueryCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := assetJSON{ID: a.ID, Decimals: a.Decimals, Issuers: a.Issuers, Supply: app.FormatAmount(a.Supply, a.Decimals), SupplyBaseUnits: fmt.Sprint(a.Supply)}
-			if out.Issuers == nil {
-				out.Issuers = []string{}
+			out := assetJSON{ID: a.ID, Decimals: a.Decimals, Issuers: []issuerJSON{}, Supply: app.FormatAmount(a.Supply, a.Decimals), SupplyBaseUnits: fmt.Sprint(a.Supply)}
+			var issuerText []string
+			for _, i := range a.Issuers {
+				ij := issuerJSON{Account: i.Account, Cap: "unlimited", Outstanding: app.FormatAmount(i.Minted, a.Decimals)}
+				if i.Cap != math.MaxUint64 {
+					ij.Cap = app.FormatAmount(i.Cap, a.Decimals)
+				}
+				out.Issuers = append(out.Issuers, ij)
+				issuerText = append(issuerText, fmt.Sprintf("%s (issued %s of cap %s)", ij.Account, ij.Outstanding, ij.Cap))
 			}
 			return g.print(out, func(w io.Writer) {
-				fmt.Fprintf(w, "id:       %s\ndecimals: %d\nissuers:  %s\nsupply:   %s\n", out.ID, out.Decimals, strings.Join(out.Issuers, ", "), out.Supply)
+				fmt.Fprintf(w, "id:       %s\ndecimals: %d\nissuers:  %s\nsupply:   %s\n", out.ID, out.Decimals, strings.Join(issuerText, ", "), out.Supply)
 			})
 		},
 	}
@@ -205,20 +218,20 @@ type keyJSON struct {
 }
 
 type accountJSON struct {
-	Name         string    `json:"name"`
-	Organization string    `json:"organization"`
-	Keys         []keyJSON `json:"keys"`
-	Threshold    uint32    `json:"threshold"`
-	Roles        []string  `json:"roles"`
-	Status       string    `json:"status"`
+	Name         string     `json:"name"`
+	Organization string     `json:"organization"`
+	Keys         []keyJSON  `json:"keys"`
+	Threshold    uint32     `json:"threshold"`
+	Roles        []roleJSON `json:"roles"`
+	Status       string     `json:"status"`
 }
 
 type assetJSON struct {
-	ID              string   `json:"id"`
-	Decimals        uint32   `json:"decimals"`
-	Issuers         []string `json:"issuers"`
-	Supply          string   `json:"supply"`
-	SupplyBaseUnits string   `json:"supply_base_units"`
+	ID              string       `json:"id"`
+	Decimals        uint32       `json:"decimals"`
+	Issuers         []issuerJSON `json:"issuers"`
+	Supply          string       `json:"supply"`
+	SupplyBaseUnits string       `json:"supply_base_units"`
 }
 
 type paramsJSON struct {
@@ -227,4 +240,15 @@ type paramsJSON struct {
 	MaxOutputs    uint32 `json:"max_outputs"`
 	MaxSignatures uint32 `json:"max_signatures"`
 	MaxMemoBytes  uint32 `json:"max_memo_bytes"`
+}
+
+type roleJSON struct {
+	Role      string `json:"role"`
+	ExpiresAt int64  `json:"expires_at"` // 0 = never
+}
+
+type issuerJSON struct {
+	Account     string `json:"account"`
+	Cap         string `json:"cap"` // "unlimited" or an amount
+	Outstanding string `json:"outstanding"`
 }

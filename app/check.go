@@ -1,0 +1,202 @@
+package app
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/consort-ledger/consort/policy"
+)
+
+// SpentFunc reports whether an outpoint is already spent by something the
+// state does not show yet: another mempool transaction in CheckTx, an earlier
+// transaction of the same proposal in Prepare/ProcessProposal. Nil means
+// nothing is pending.
+type SpentFunc func(Outpoint) bool
+
+// ValidatorUpdate is a change of the validator set for CometBFT.
+type ValidatorUpdate struct {
+	PublicKey []byte // ed25519
+	Power     int64  // 0 removes
+}
+
+// execution is a transaction that passed every rule, ready to apply.
+type execution struct {
+	tx     *Tx
+	id     TxID
+	apply  func(kv KV) error
+	events []Event
+	// validator is set by a validator change, recorded in the block's
+	// context when the change is applied.
+	validator *policy.ValidatorPower
+}
+
+// blockContext is what the rules need beyond state: the height the
+// transaction is included at, and the validator set as the block found it
+// with the changes its earlier transactions made (the one-third rule counts
+// all changes of a block together).
+type blockContext struct {
+	height     int64
+	startSet   []policy.ValidatorPower // loaded at the first validator change
+	started    bool
+	valChanges []policy.ValidatorPower
+}
+
+// Validate decodes txBytes and checks every rule against r as if included
+// at height, without changing anything. The error wraps one of the
+// sentinels, whose code is the result.
+func Validate(r Reader, txBytes []byte, spent SpentFunc, height int64) (*Tx, error) {
+	ex, err := check(r, txBytes, spent, &blockContext{height: height})
+	if err != nil {
+		return nil, err
+	}
+	return ex.tx, nil
+}
+
+// check runs the rules common to every transaction and then those of its
+// message.
+func check(r Reader, txBytes []byte, spent SpentFunc, blk *blockContext) (*execution, error) {
+	params, err := LoadParams(r)
+	if err != nil {
+		return nil, err
+	}
+	if len(txBytes) > int(params.MaxTxBytes) {
+		return nil, rejectf(ErrTooLarge, "%d bytes, limit %d", len(txBytes), params.MaxTxBytes)
+	}
+	tx, err := DecodeTx(txBytes)
+	if err != nil {
+		return nil, err
+	}
+	chainID, err := LoadChainID(r)
+	if err != nil {
+		return nil, err
+	}
+	if tx.Body.ChainID != chainID {
+		return nil, rejectf(ErrWrongChainID, "transaction is for chain %s, this is %s", quote(tx.Body.ChainID), quote(chainID))
+	}
+	switch {
+	case len(tx.Body.Memo) > int(params.MaxMemoBytes):
+		return nil, rejectf(ErrTooLarge, "memo is %d bytes, limit %d", len(tx.Body.Memo), params.MaxMemoBytes)
+	case len(tx.Signatures) > int(params.MaxSignatures):
+		return nil, rejectf(ErrTooLarge, "%d signatures, limit %d", len(tx.Signatures), params.MaxSignatures)
+	}
+	switch b := tx.Body; {
+	case b.Transfer != nil:
+		return checkTransfer(r, tx, params, spent, blk)
+	case b.Burn != nil:
+		return checkBurn(r, tx, params, spent, blk)
+	}
+	// Mint and governance spend no coin: only the record of their txid
+	// stops a second inclusion (the chain id in the body stops it elsewhere).
+	id := tx.ID()
+	used, err := r.Get(usedKey(id))
+	if err != nil {
+		return nil, internal(err, "used txids")
+	}
+	if used != nil {
+		return nil, rejectf(ErrReplay, "transaction %s was already included; use a new nonce to repeat the action", id)
+	}
+	signers, err := resolveSigners(r, tx)
+	if err != nil {
+		return nil, err
+	}
+	var ex *execution
+	if tx.Body.Mint != nil {
+		ex, err = checkMint(r, tx, signers, blk)
+	} else {
+		ex, err = checkAction(r, tx, params, signers, blk)
+	}
+	if err != nil {
+		return nil, err
+	}
+	apply := ex.apply
+	ex.apply = func(kv KV) error {
+		if err := kv.Set(usedKey(id), ownerMarker); err != nil {
+			return err
+		}
+		return apply(kv)
+	}
+	return ex, nil
+}
+
+// signers are the accounts that signed a coinless transaction: every
+// account holding a signing key, with the weight of its keys that signed.
+type signers struct {
+	approving []*Account // threshold met and not frozen, sorted by name
+}
+
+// resolveSigners verifies every signature and finds, through the key index,
+// the accounts whose threshold the signatures meet. Each signature must
+// count for at least one of them.
+func resolveSigners(r Reader, tx *Tx) (*signers, error) {
+	seen := map[string]bool{}
+	var names []string
+	holders := make([][]string, len(tx.Signatures))
+	for i, s := range tx.Signatures {
+		if err := verifySignature(s, tx.BodyBytes); err != nil {
+			return nil, rejectf(ErrInvalidSignature, "signature %d: %v", i, err)
+		}
+		hs, err := keyHolders(r, s.KeyType, s.PublicKey)
+		if err != nil {
+			return nil, err
+		}
+		if len(hs) == 0 {
+			return nil, rejectf(ErrUnexpectedSigner, "signature %d is by %x, a key of no account", i, s.PublicKey)
+		}
+		holders[i] = hs
+		for _, h := range hs {
+			if !seen[h] {
+				seen[h] = true
+				names = append(names, h)
+			}
+		}
+	}
+	slices.Sort(names)
+	out := &signers{}
+	approved := map[string]bool{}
+	for _, name := range names {
+		acct, err := loadAccount(r, name)
+		if err != nil {
+			return nil, err
+		}
+		if acct == nil {
+			return nil, internal(fmt.Errorf("indexed account %s does not exist", name), "key index")
+		}
+		var w uint64
+		for _, s := range tx.Signatures {
+			if kw, ok := keyWeight(acct, s); ok {
+				w += uint64(kw)
+			}
+		}
+		if w >= uint64(acct.Threshold) && acct.Status != StatusFrozen {
+			out.approving = append(out.approving, acct)
+			approved[name] = true
+		}
+	}
+	for i, hs := range holders {
+		counted := false
+		for _, h := range hs {
+			counted = counted || approved[h]
+		}
+		if !counted {
+			return nil, rejectf(ErrUnexpectedSigner, "signature %d (%x) completes no account's threshold (accounts %v, frozen or short of signatures)", i, tx.Signatures[i].PublicKey, hs)
+		}
+	}
+	if len(out.approving) == 0 {
+		return nil, rejectf(ErrThresholdNotMet, "no account's signature threshold is met")
+	}
+	return out, nil
+}
+
+// approvers returns the signing accounts in policy's terms, and the set of
+// roles they hold.
+func (s *signers) approvers(r Reader) ([]policy.Approver, policy.RoleSet, error) {
+	roles, err := rolesOf(r, s.approving)
+	if err != nil {
+		return nil, policy.RoleSet{}, err
+	}
+	out := make([]policy.Approver, len(s.approving))
+	for i, a := range s.approving {
+		out[i] = approverOf(a)
+	}
+	return out, roles, nil
+}

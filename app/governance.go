@@ -1,0 +1,426 @@
+package app
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+
+	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
+
+	"github.com/consort-ledger/consort/policy"
+)
+
+// Governance: every action needs admins of enough distinct organisations
+// (params.GovernanceThreshold) holding the action's permission. The one
+// exception: an account may replace its own keys with its own threshold.
+
+// actionRule is what one kind of action needs and does.
+type actionRule struct {
+	name string
+	perm policy.Permission
+	// check validates the action against state and returns how to apply it.
+	check func(r Reader, blk *blockContext, params Params) (apply func(KV) error, target string, err error)
+}
+
+func checkAction(r Reader, tx *Tx, params Params, s *signers, blk *blockContext) (*execution, error) {
+	rule := ruleFor(tx.Body.Action)
+	ex := &execution{tx: tx, id: tx.ID()}
+	if keys, ok := tx.Body.Action.(*SetAccountKeys); ok && selfSigned(s, keys.Name) {
+		// An account rotating its own keys needs only its own threshold.
+	} else {
+		approvers, roles, err := s.approvers(r)
+		if err != nil {
+			return nil, err
+		}
+		if err := policy.CheckApproval(roles, approvers, rule.perm, params.GovernanceThreshold, blk.height); err != nil {
+			return nil, rejectf(ErrNotApproved, "%s: %v", rule.name, err)
+		}
+	}
+	apply, target, err := rule.check(r, blk, params)
+	if err != nil {
+		return nil, err
+	}
+	if v, ok := tx.Body.Action.(*SetValidator); ok {
+		ex.validator = &policy.ValidatorPower{Key: string(v.PublicKey), Power: v.Power}
+	}
+	ex.apply = apply
+	attrs := []Attribute{{Key: "txid", Value: ex.id.String()}, {Key: "action", Value: rule.name}, {Key: "target", Value: target}}
+	for _, a := range s.approving {
+		attrs = append(attrs, Attribute{Key: "approver", Value: a.Name})
+	}
+	ex.events = []Event{{Type: "governance", Attributes: attrs}}
+	return ex, nil
+}
+
+func selfSigned(s *signers, account string) bool {
+	for _, a := range s.approving {
+		if a.Name == account {
+			return true
+		}
+	}
+	return false
+}
+
+// ruleFor maps each action to its permission and checks.
+func ruleFor(action Action) actionRule {
+	switch a := action.(type) {
+	case *RegisterAccount:
+		return actionRule{"register_account", policy.PermManageAccounts, a.check}
+	case *SetAccountKeys:
+		return actionRule{"set_account_keys", policy.PermManageAccounts, a.check}
+	case *FreezeAccount:
+		return actionRule{"freeze_account", policy.PermManageAccounts, func(r Reader, _ *blockContext, _ Params) (func(KV) error, string, error) {
+			return setStatus(r, a.Name, StatusFrozen)
+		}}
+	case *UnfreezeAccount:
+		return actionRule{"unfreeze_account", policy.PermManageAccounts, func(r Reader, _ *blockContext, _ Params) (func(KV) error, string, error) {
+			return setStatus(r, a.Name, StatusActive)
+		}}
+	case *GrantRole:
+		return actionRule{"grant_role", policy.PermManageRoles, a.check}
+	case *RevokeRole:
+		return actionRule{"revoke_role", policy.PermManageRoles, a.check}
+	case *RevokeAll:
+		return actionRule{"revoke_all", policy.PermManageRoles, a.check}
+	case *SetRole:
+		return actionRule{"set_role", policy.PermManageRoles, a.check}
+	case *CreateAsset:
+		return actionRule{"create_asset", policy.PermManageAssets, a.check}
+	case *SetIssuer:
+		return actionRule{"set_issuer", policy.PermManageAssets, a.check}
+	case *SetValidator:
+		return actionRule{"set_validator", policy.PermManageValidators, a.check}
+	case *AllowNode:
+		return actionRule{"allow_node", policy.PermManageNodes, a.check}
+	case *RemoveNode:
+		return actionRule{"remove_node", policy.PermManageNodes, a.check}
+	case *SetParams:
+		return actionRule{"set_params", policy.PermSetParams, a.check}
+	case *Pause:
+		return actionRule{"pause", policy.PermPause, a.check}
+	case *Unpause:
+		return actionRule{"unpause", policy.PermPause, a.check}
+	}
+	panic(fmt.Sprintf("no rule for action %T", action)) // every decodable action has a case above
+}
+
+// mustAccount loads an existing account or rejects the action.
+func mustAccount(r Reader, name string) (*Account, error) {
+	if err := ValidateAccountName(name); err != nil {
+		return nil, err
+	}
+	a, err := loadAccount(r, name)
+	if err != nil {
+		return nil, err
+	}
+	if a == nil {
+		return nil, rejectf(ErrUnknownAccount, "account %s is not registered", name)
+	}
+	return a, nil
+}
+
+func (a *RegisterAccount) check(r Reader, blk *blockContext, _ Params) (func(KV) error, string, error) {
+	acct := a.Account
+	if err := ValidateAccountName(acct.Name); err != nil {
+		return nil, "", err
+	}
+	existing, err := loadAccount(r, acct.Name)
+	if err != nil {
+		return nil, "", err
+	}
+	if existing != nil {
+		return nil, "", rejectf(ErrInvalidAction, "account %s already exists", acct.Name)
+	}
+	if acct.Status != StatusActive {
+		return nil, "", rejectf(ErrInvalidAction, "a new account starts active; freeze it afterwards")
+	}
+	if err := validateKeySet(acct.Name, acct.Keys, acct.Threshold); err != nil {
+		return nil, "", rejectf(ErrInvalidAction, "%v", err)
+	}
+	for _, g := range acct.Grants {
+		if err := checkGrant(r, g, blk.height); err != nil {
+			return nil, "", err
+		}
+	}
+	return func(kv KV) error { return saveNewAccount(kv, &acct) }, acct.Name, nil
+}
+
+func (a *SetAccountKeys) check(r Reader, _ *blockContext, _ Params) (func(KV) error, string, error) {
+	acct, err := mustAccount(r, a.Name)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := validateKeySet(a.Name, a.Keys, a.Threshold); err != nil {
+		return nil, "", rejectf(ErrInvalidAction, "%v", err)
+	}
+	return func(kv KV) error { return replaceKeys(kv, acct, a.Keys, a.Threshold) }, a.Name, nil
+}
+
+func setStatus(r Reader, name string, status AccountStatus) (func(KV) error, string, error) {
+	acct, err := mustAccount(r, name)
+	if err != nil {
+		return nil, "", err
+	}
+	if acct.Status == status {
+		return nil, "", rejectf(ErrInvalidAction, "account %s is already %s", name, status)
+	}
+	return func(kv KV) error {
+		acct.Status = status
+		return saveAccount(kv, acct)
+	}, name, nil
+}
+
+func checkGrant(r Reader, g Grant, height int64) error {
+	role, err := loadRole(r, g.Role)
+	if err != nil {
+		return err
+	}
+	if role == nil {
+		return rejectf(ErrInvalidAction, "role %s is not defined", quote(g.Role))
+	}
+	if g.ExpiresAt != 0 && g.ExpiresAt <= height {
+		return rejectf(ErrInvalidAction, "grant of %s expires at height %d, which is not after %d", g.Role, g.ExpiresAt, height)
+	}
+	return nil
+}
+
+func (a *GrantRole) check(r Reader, blk *blockContext, _ Params) (func(KV) error, string, error) {
+	acct, err := mustAccount(r, a.Account)
+	if err != nil {
+		return nil, "", err
+	}
+	g := Grant{Role: a.Role, ExpiresAt: a.ExpiresAt}
+	if err := checkGrant(r, g, blk.height); err != nil {
+		return nil, "", err
+	}
+	return func(kv KV) error {
+		// One grant per role: a new grant replaces the old one's expiry.
+		acct.Grants = slices.DeleteFunc(acct.Grants, func(x Grant) bool { return x.Role == a.Role })
+		acct.Grants = append(acct.Grants, g)
+		slices.SortFunc(acct.Grants, func(x, y Grant) int { return strings.Compare(x.Role, y.Role) })
+		return saveAccount(kv, acct)
+	}, a.Account, nil
+}
+
+func (a *RevokeRole) check(r Reader, _ *blockContext, _ Params) (func(KV) error, string, error) {
+	acct, err := mustAccount(r, a.Account)
+	if err != nil {
+		return nil, "", err
+	}
+	if !slices.ContainsFunc(acct.Grants, func(x Grant) bool { return x.Role == a.Role }) {
+		return nil, "", rejectf(ErrInvalidAction, "account %s does not hold role %s", a.Account, quote(a.Role))
+	}
+	return func(kv KV) error {
+		acct.Grants = slices.DeleteFunc(acct.Grants, func(x Grant) bool { return x.Role == a.Role })
+		return saveAccount(kv, acct)
+	}, a.Account, nil
+}
+
+func (a *RevokeAll) check(r Reader, _ *blockContext, _ Params) (func(KV) error, string, error) {
+	acct, err := mustAccount(r, a.Account)
+	if err != nil {
+		return nil, "", err
+	}
+	return func(kv KV) error {
+		acct.Grants = nil
+		return saveAccount(kv, acct)
+	}, a.Account, nil
+}
+
+func (a *SetRole) check(_ Reader, _ *blockContext, _ Params) (func(KV) error, string, error) {
+	role := policy.Role{Name: a.Name}
+	for _, p := range a.Permissions {
+		perm, err := policy.ParsePermission(p)
+		if err != nil {
+			return nil, "", rejectf(ErrInvalidAction, "%v", err)
+		}
+		role.Permissions = append(role.Permissions, perm)
+	}
+	if err := policy.ValidateRole(role); err != nil {
+		return nil, "", rejectf(ErrInvalidAction, "%v", err)
+	}
+	return func(kv KV) error { return saveRole(kv, role) }, a.Name, nil
+}
+
+func (a *CreateAsset) check(r Reader, _ *blockContext, _ Params) (func(KV) error, string, error) {
+	if err := ValidateAssetID(a.ID); err != nil {
+		return nil, "", err
+	}
+	existing, err := loadAsset(r, a.ID)
+	if err != nil {
+		return nil, "", err
+	}
+	if existing != nil {
+		return nil, "", rejectf(ErrInvalidAction, "asset %s already exists", a.ID)
+	}
+	if a.Decimals > MaxDecimals {
+		return nil, "", rejectf(ErrInvalidAction, "%d decimals, at most %d", a.Decimals, MaxDecimals)
+	}
+	asset := &Asset{ID: a.ID, Decimals: a.Decimals}
+	for _, iss := range a.Issuers {
+		if _, err := mustAccount(r, iss.Account); err != nil {
+			return nil, "", err
+		}
+		if iss.Minted != 0 || findIssuer(asset, iss.Account) >= 0 {
+			return nil, "", rejectf(ErrInvalidAction, "issuer %s: listed twice or with a minted amount", iss.Account)
+		}
+		asset.Issuers = append(asset.Issuers, Issuer{Account: iss.Account, Cap: iss.Cap})
+	}
+	return func(kv KV) error { return saveAsset(kv, asset) }, a.ID, nil
+}
+
+func (a *SetIssuer) check(r Reader, _ *blockContext, _ Params) (func(KV) error, string, error) {
+	asset, err := loadAsset(r, a.Asset)
+	if err != nil {
+		return nil, "", err
+	}
+	if asset == nil {
+		return nil, "", rejectf(ErrUnknownAsset, "asset %s does not exist", a.Asset)
+	}
+	if _, err := mustAccount(r, a.Account); err != nil {
+		return nil, "", err
+	}
+	i := findIssuer(asset, a.Account)
+	if i < 0 && a.Cap == 0 {
+		return nil, "", rejectf(ErrInvalidAction, "%s is not an issuer of %s", a.Account, a.Asset)
+	}
+	return func(kv KV) error {
+		switch {
+		case a.Cap == 0:
+			asset.Issuers = slices.Delete(asset.Issuers, i, i+1)
+		case i < 0:
+			asset.Issuers = append(asset.Issuers, Issuer{Account: a.Account, Cap: a.Cap})
+		default:
+			asset.Issuers[i].Cap = a.Cap // what it minted stays counted
+		}
+		return saveAsset(kv, asset)
+	}, a.Asset + "/" + a.Account, nil
+}
+
+func (a *SetValidator) check(r Reader, blk *blockContext, params Params) (func(KV) error, string, error) {
+	if len(a.PublicKey) != cmted25519.PubKeySize {
+		return nil, "", rejectf(ErrInvalidAction, "validator key is %d bytes, want a %d-byte ed25519 key", len(a.PublicKey), cmted25519.PubKeySize)
+	}
+	if a.Operator != "" {
+		if _, err := mustAccount(r, a.Operator); err != nil {
+			return nil, "", err
+		}
+	}
+	set, err := LoadValidators(r)
+	if err != nil {
+		return nil, "", err
+	}
+	if !blk.started {
+		blk.startSet, blk.started = powers(set), true
+	}
+	change := policy.ValidatorPower{Key: string(a.PublicKey), Power: a.Power}
+	if _, err := policy.CheckValidatorChange(blk.startSet, append(slices.Clone(blk.valChanges), change), int(params.MinValidators)); err != nil {
+		return nil, "", rejectf(ErrValidatorChange, "%v", err)
+	}
+	return func(kv KV) error {
+		i := slices.IndexFunc(set, func(v Validator) bool { return bytes.Equal(v.PublicKey, a.PublicKey) })
+		switch {
+		case a.Power == 0:
+			set = slices.Delete(set, i, i+1)
+		case i < 0:
+			set = append(set, Validator{Name: a.Name, KeyType: "ed25519", PublicKey: a.PublicKey, Power: a.Power, Operator: a.Operator})
+		default:
+			set[i].Power = a.Power
+			if a.Name != "" {
+				set[i].Name = a.Name
+			}
+			if a.Operator != "" {
+				set[i].Operator = a.Operator
+			}
+		}
+		return saveValidatorSet(kv, set)
+	}, fmt.Sprintf("%X", a.PublicKey), nil
+}
+
+func powers(set []Validator) []policy.ValidatorPower {
+	out := make([]policy.ValidatorPower, len(set))
+	for i, v := range set {
+		out[i] = policy.ValidatorPower{Key: string(v.PublicKey), Power: v.Power}
+	}
+	return out
+}
+
+func (a *AllowNode) check(r Reader, _ *blockContext, _ Params) (func(KV) error, string, error) {
+	if err := ValidateNodeID(a.NodeID); err != nil {
+		return nil, "", err
+	}
+	if ok, err := NodeAllowed(r, a.NodeID); err != nil || ok {
+		if err == nil {
+			err = rejectf(ErrInvalidAction, "node %s is already allowed", a.NodeID)
+		}
+		return nil, "", err
+	}
+	return func(kv KV) error { return kv.Set(nodeKey(a.NodeID), ownerMarker) }, a.NodeID, nil
+}
+
+func (a *RemoveNode) check(r Reader, _ *blockContext, _ Params) (func(KV) error, string, error) {
+	if err := ValidateNodeID(a.NodeID); err != nil {
+		return nil, "", err
+	}
+	if ok, err := NodeAllowed(r, a.NodeID); err != nil || !ok {
+		if err == nil {
+			err = rejectf(ErrInvalidAction, "node %s is not on the allowlist", a.NodeID)
+		}
+		return nil, "", err
+	}
+	return func(kv KV) error { return kv.Delete(nodeKey(a.NodeID)) }, a.NodeID, nil
+}
+
+// Limits on params a governance vote may set: beyond them the chain could
+// not take a transaction at all.
+const (
+	minMaxTxBytes = 1 << 10
+	maxMaxTxBytes = 4 << 20
+)
+
+func (a *SetParams) check(_ Reader, _ *blockContext, _ Params) (func(KV) error, string, error) {
+	p := a.Params
+	switch {
+	case p.MaxTxBytes < minMaxTxBytes || p.MaxTxBytes > maxMaxTxBytes:
+		return nil, "", rejectf(ErrInvalidAction, "max_tx_bytes %d: want %d to %d", p.MaxTxBytes, minMaxTxBytes, maxMaxTxBytes)
+	case p.MaxInputs == 0 || p.MaxOutputs == 0 || p.MaxSignatures == 0:
+		return nil, "", rejectf(ErrInvalidAction, "max_inputs, max_outputs and max_signatures must be at least 1")
+	case p.GovernanceThreshold == 0:
+		return nil, "", rejectf(ErrInvalidAction, "governance_threshold must be at least 1")
+	case p.MinValidators == 0:
+		return nil, "", rejectf(ErrInvalidAction, "min_validators must be at least 1")
+	}
+	return func(kv KV) error { return kv.Set([]byte(keyParams), encodeParams(&p)) }, "params", nil
+}
+
+func (a *Pause) check(r Reader, blk *blockContext, _ Params) (func(KV) error, string, error) {
+	target := "all assets"
+	if a.Asset != "" {
+		asset, err := loadAsset(r, a.Asset)
+		if err != nil {
+			return nil, "", err
+		}
+		if asset == nil {
+			return nil, "", rejectf(ErrUnknownAsset, "asset %s does not exist", a.Asset)
+		}
+		target = a.Asset
+	}
+	if err := policy.ValidatePause(policy.Pause{Asset: a.Asset, Until: a.Until}, blk.height); err != nil {
+		return nil, "", rejectf(ErrInvalidAction, "%v", err)
+	}
+	return func(kv KV) error {
+		return kv.Set(pauseKey(a.Asset), encodePause(policy.Pause{Asset: a.Asset, Until: a.Until}))
+	}, target, nil
+}
+
+func (a *Unpause) check(r Reader, _ *blockContext, _ Params) (func(KV) error, string, error) {
+	b, err := r.Get(pauseKey(a.Asset))
+	if err != nil {
+		return nil, "", internal(err, "pause")
+	}
+	if b == nil {
+		return nil, "", rejectf(ErrInvalidAction, "nothing to unpause for %s", quote(a.Asset))
+	}
+	return func(kv KV) error { return kv.Delete(pauseKey(a.Asset)) }, a.Asset, nil
+}
