@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"strings"
 	"sync"
+	"time"
 
 	cmtabci "github.com/cometbft/cometbft/abci/types"
 	cryptoenc "github.com/cometbft/cometbft/crypto/encoding"
@@ -18,12 +20,24 @@ import (
 // AppVersion is the ledger protocol version reported to CometBFT.
 const AppVersion uint64 = 1
 
+// Config holds this node's mempool policy. None of it can change what a
+// block does.
+type Config struct {
+	// RateLimit bounds transactions per account entering this node's
+	// mempool. Default DefaultRateLimit().
+	RateLimit RateLimit
+}
+
+// DefaultConfig returns the defaults stated in Config.
+func DefaultConfig() Config { return Config{RateLimit: DefaultRateLimit()} }
+
 // Application serves the ledger over ABCI++.
 type Application struct {
 	cmtabci.BaseApplication
 
-	ledger *app.App
-	log    zerolog.Logger
+	ledger  *app.App
+	log     zerolog.Logger
+	limiter *limiter
 
 	// pending holds the inputs spent by transactions admitted to this node's
 	// mempool since the last commit, so two transactions spending one coin
@@ -36,8 +50,11 @@ type Application struct {
 var _ cmtabci.Application = (*Application)(nil)
 
 // New returns the ABCI application over a ledger.
-func New(ledger *app.App, logger zerolog.Logger) *Application {
-	return &Application{ledger: ledger, log: logger, pending: map[app.Outpoint][32]byte{}}
+func New(cfg Config, ledger *app.App, logger zerolog.Logger) *Application {
+	return &Application{
+		ledger: ledger, log: logger, limiter: newLimiter(cfg.RateLimit, time.Now),
+		pending: map[app.Outpoint][32]byte{},
+	}
 }
 
 // Info reports the last committed height and app hash, from which CometBFT's
@@ -79,6 +96,15 @@ func (a *Application) CheckTx(_ context.Context, req *cmtabci.RequestCheckTx) (*
 	// transaction (RPC check_tx, recheck) is no conflict, but another byte
 	// form of the same txid (other signer subset, new ECDSA signature) is.
 	self := sha256.Sum256(req.Tx)
+	// The rate limit comes before the signature checks: they are the
+	// expensive part a flood would aim at. Rechecks are not new traffic.
+	if req.Type == cmtabci.CheckTxType_New {
+		if decoded, err := app.DecodeTx(req.Tx); err == nil {
+			if sender := a.ledger.Sender(decoded); sender != "" && !a.limiter.allow(sender) {
+				return &cmtabci.ResponseCheckTx{Code: uint32(app.CodeRateLimited), Log: fmt.Sprintf("%v: %s sends faster than this node accepts; retry later", app.ErrRateLimited, sender), Codespace: Codespace}, nil
+			}
+		}
+	}
 	tx, err := a.ledger.Check(req.Tx, func(o app.Outpoint) bool {
 		by, taken := a.pending[o]
 		return taken && by != self
@@ -167,8 +193,28 @@ func (a *Application) Commit(context.Context, *cmtabci.RequestCommit) (*cmtabci.
 	return &cmtabci.ResponseCommit{}, nil
 }
 
-// Query answers state queries, with an ICS-23 proof when asked.
+// Peer filter paths CometBFT queries when config.toml sets filter_peers.
+const (
+	filterIDPath   = "/p2p/filter/id/"
+	filterAddrPath = "/p2p/filter/addr/"
+)
+
+// Query answers state queries, with an ICS-23 proof when asked, and
+// CometBFT's peer filter: a node id is admitted only if the ledger's node
+// allowlist holds it. Addresses are not filtered; the id is the identity.
 func (a *Application) Query(_ context.Context, req *cmtabci.RequestQuery) (*cmtabci.ResponseQuery, error) {
+	switch {
+	case strings.HasPrefix(req.Path, filterIDPath):
+		id := strings.TrimPrefix(req.Path, filterIDPath)
+		ok, err := a.ledger.NodeAllowed(id)
+		if err != nil || !ok {
+			a.log.Info().Str("node_id", id).Err(err).Msg("peer refused: not on the node allowlist")
+			return &cmtabci.ResponseQuery{Code: uint32(app.CodeNotPermitted), Log: fmt.Sprintf("node %s is not on the allowlist", id), Codespace: Codespace}, nil
+		}
+		return &cmtabci.ResponseQuery{}, nil
+	case strings.HasPrefix(req.Path, filterAddrPath):
+		return &cmtabci.ResponseQuery{}, nil
+	}
 	res, err := a.ledger.Query(req.Path, req.Height, req.Prove)
 	resp := &cmtabci.ResponseQuery{Codespace: Codespace}
 	if res != nil {

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	cmtabci "github.com/cometbft/cometbft/abci/types"
 	cmted25519 "github.com/cometbft/cometbft/crypto/ed25519"
@@ -33,6 +34,9 @@ type testChain struct {
 	height     int64 // last committed
 }
 
+// allowedNode is the one p2p node id on the test chain's allowlist.
+const allowedNode = "1e09cede383e24d108a803e908e3f8aea7608a6e"
+
 func newTestChain(t *testing.T) *testChain {
 	t.Helper()
 	store, err := app.OpenStore(t.TempDir(), app.DefaultStoreConfig())
@@ -41,7 +45,7 @@ func newTestChain(t *testing.T) *testChain {
 	}
 	t.Cleanup(func() { store.Close() })
 	c := &testChain{
-		t: t, store: store, app: New(app.New(store), zerolog.Nop()),
+		t: t, store: store, app: New(DefaultConfig(), app.New(store), zerolog.Nop()),
 		alice: cmted25519.GenPrivKeyFromSecret([]byte("abci/alice")),
 		bob:   cmted25519.GenPrivKeyFromSecret([]byte("abci/bob")),
 	}
@@ -51,6 +55,7 @@ func newTestChain(t *testing.T) *testChain {
 	appState, err := json.Marshal(app.Genesis{
 		Assets:   []app.GenesisAsset{{ID: "USD", Decimals: 2}, {ID: "GOLD"}},
 		Accounts: []app.GenesisAccount{{Name: "alice", Roles: []string{"member"}, Keys: genesisKey(c.alice)}, {Name: "bob", Roles: []string{"member"}, Keys: genesisKey(c.bob)}},
+		Nodes:    []string{allowedNode},
 		UTXOs: []app.GenesisUTXO{
 			{Owner: "alice", Asset: "USD", Amount: "100000"},
 			{Owner: "alice", Asset: "USD", Amount: "500"},
@@ -467,7 +472,7 @@ func TestInfo(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	fresh := New(app.New(store), zerolog.Nop())
+	fresh := New(DefaultConfig(), app.New(store), zerolog.Nop())
 	info, err := fresh.Info(context.Background(), &cmtabci.RequestInfo{})
 	if err != nil {
 		t.Fatal(err)
@@ -500,7 +505,7 @@ func TestInitChainRejectsBadGenesis(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	a := New(app.New(store), zerolog.Nop())
+	a := New(DefaultConfig(), app.New(store), zerolog.Nop())
 	_, err = a.InitChain(context.Background(), &cmtabci.RequestInitChain{ChainId: testChainID, InitialHeight: 1, AppStateBytes: []byte(`{"accounts":[{"name":"Bad Name"}]}`)})
 	if err == nil || !strings.Contains(err.Error(), "Bad Name") {
 		t.Fatalf("InitChain: got %v, want an error naming the bad account", err)
@@ -578,5 +583,60 @@ func TestQuery(t *testing.T) {
 				t.Errorf("%s proof of %q does not verify against the app hash", tc.wantProof, res.Key)
 			}
 		})
+	}
+}
+
+func TestPeerFilter(t *testing.T) {
+	c := newTestChain(t)
+	tests := []struct {
+		path string
+		want uint32
+	}{
+		{"/p2p/filter/id/" + allowedNode, 0},
+		{"/p2p/filter/id/0000000000000000000000000000000000000000", uint32(app.CodeNotPermitted)},
+		{"/p2p/filter/id/not-an-id", uint32(app.CodeNotPermitted)},
+		{"/p2p/filter/addr/127.0.0.1:26656", 0}, // the id decides, not the address
+	}
+	for _, tc := range tests {
+		t.Run(tc.path, func(t *testing.T) {
+			res, err := c.app.Query(context.Background(), &cmtabci.RequestQuery{Path: tc.path})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Code != tc.want {
+				t.Fatalf("got code %d (%s), want %d", res.Code, res.Log, tc.want)
+			}
+		})
+	}
+}
+
+func TestCheckTxRateLimit(t *testing.T) {
+	c := newTestChain(t)
+	now := time.Unix(1_000_000, 0)
+	c.app.limiter = newLimiter(RateLimit{Rate: 1, Burst: 2}, func() time.Time { return now })
+	// Three different payments from alice; the bucket holds two.
+	pays := [][]byte{
+		c.transfer("1", ins(c.coins[0]), outs(usd("bob", 100000)), c.alice),
+		c.transfer("2", ins(c.coins[1]), outs(usd("bob", 500)), c.alice),
+		c.transfer("3", ins(c.coins[0]), outs(usd("bob", 100000)), c.alice),
+	}
+	if res := c.checkTx(pays[0], cmtabci.CheckTxType_New); res.Code != 0 {
+		t.Fatalf("first: got code %d (%s), want 0", res.Code, res.Log)
+	}
+	if res := c.checkTx(pays[1], cmtabci.CheckTxType_New); res.Code != 0 {
+		t.Fatalf("second: got code %d (%s), want 0", res.Code, res.Log)
+	}
+	if res := c.checkTx(pays[2], cmtabci.CheckTxType_New); res.Code != uint32(app.CodeRateLimited) {
+		t.Fatalf("third within the burst window: got code %d (%s), want %d", res.Code, res.Log, app.CodeRateLimited)
+	}
+	if res := c.checkTx(c.transfer("b", ins(c.coins[2]), outs(usd("alice", 2000)), c.bob), cmtabci.CheckTxType_New); res.Code != 0 {
+		t.Fatalf("bob limited by alice's traffic: got code %d (%s), want 0", res.Code, res.Log)
+	}
+	if res := c.checkTx(pays[0], cmtabci.CheckTxType_Recheck); res.Code != 0 {
+		t.Fatalf("recheck counted against the limit: got code %d (%s), want 0", res.Code, res.Log)
+	}
+	now = now.Add(2 * time.Second)
+	if res := c.checkTx(c.transfer("4", ins(c.coins[1]), outs(usd("carol", 500)), c.alice), cmtabci.CheckTxType_New); res.Code == uint32(app.CodeRateLimited) {
+		t.Fatalf("after refill: still rate limited (%s)", res.Log)
 	}
 }

@@ -65,6 +65,36 @@ func (a *App) Check(txBytes []byte, spent SpentFunc) (*Tx, error) {
 // Committed is the last committed state, read-only.
 func (a *App) Committed() Reader { return a.store.Committed() }
 
+// NodeAllowed answers CometBFT's peer filter from the last committed node
+// allowlist or, before the first block, from genesis: validators connect to
+// each other before any block exists.
+func (a *App) NodeAllowed(id string) (bool, error) {
+	r := a.store.Committed()
+	if a.store.Height() == 0 {
+		r = a.store.Working()
+	}
+	return NodeAllowed(r, id)
+}
+
+// Sender names the account a transaction is from, for per-account limits:
+// the owner of its first input, else the first account holding its first
+// signing key. Empty when neither is known.
+func (a *App) Sender(tx *Tx) string {
+	r := a.store.Committed()
+	if spends := tx.Body.Spends(); len(spends) > 0 {
+		if u, err := loadUTXO(r, spends[0]); err == nil && u != nil {
+			return u.Owner
+		}
+	}
+	if len(tx.Signatures) > 0 {
+		s := tx.Signatures[0]
+		if names, err := keyHolders(r, s.KeyType, s.PublicKey); err == nil && len(names) > 0 {
+			return names[0]
+		}
+	}
+	return ""
+}
+
 // BlockResult is what executing a block produced.
 type BlockResult struct {
 	Txs              []TxResult

@@ -80,7 +80,7 @@ func startNode(t *testing.T, accounts []string, funds map[string]uint64) *testNo
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	n, err := consensus.NewNode(ctx, conf, abci.New(app.New(store), zerolog.Nop()), zerolog.Nop())
+	n, err := consensus.NewNode(ctx, conf, abci.New(abci.DefaultConfig(), app.New(store), zerolog.Nop()), zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}

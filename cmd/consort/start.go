@@ -93,7 +93,7 @@ func runNode(ctx context.Context, g *globals, conf *cmtcfg.Config, logger zerolo
 	}
 	defer store.Close()
 	ledger := app.New(store)
-	n, err := consensus.NewNode(ctx, conf, abci.New(ledger, logger.With().Str("module", "consort").Logger()), logger)
+	n, err := consensus.NewNode(ctx, conf, abci.New(abci.DefaultConfig(), ledger, logger.With().Str("module", "consort").Logger()), logger)
 	if err != nil {
 		return err
 	}
@@ -124,7 +124,7 @@ The ledger state lives in H/data/app; the CometBFT node keeps its own home.`,
 				return err
 			}
 			defer store.Close()
-			return consensus.ServeABCI(cmd.Context(), addr, abci.New(app.New(store), logger), logger)
+			return consensus.ServeABCI(cmd.Context(), addr, abci.New(abci.DefaultConfig(), app.New(store), logger), logger)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "tcp://127.0.0.1:26658", "address to listen on (tcp://HOST:PORT or unix://PATH)")
