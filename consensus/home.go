@@ -100,6 +100,25 @@ func InitHome(cfg HomeConfig) (*cmtcfg.Config, error) {
 	return conf, nil
 }
 
+// EnsureNodeKey creates the home's p2p node key if it does not exist yet
+// and returns the node id, so that a genesis can list the node on its
+// allowlist before InitHome writes it. InitHome keeps the key.
+func EnsureNodeKey(home string) (string, error) {
+	conf := cmtcfg.DefaultConfig()
+	conf.SetRoot(home)
+	if err := os.MkdirAll(filepath.Dir(conf.NodeKeyFile()), cmtcfg.DefaultDirPerm); err != nil {
+		return "", fmt.Errorf("create home folder: %w", err)
+	}
+	key, err := p2p.LoadOrGenNodeKey(conf.NodeKeyFile())
+	if err != nil {
+		return "", fmt.Errorf("create node key: %w", err)
+	}
+	if err := os.Chmod(conf.NodeKeyFile(), keyFileMode); err != nil {
+		return "", fmt.Errorf("restrict key file: %w", err)
+	}
+	return string(key.ID()), nil
+}
+
 // LoadConfig reads the config of a home made by InitHome.
 func LoadConfig(home string) (*cmtcfg.Config, error) {
 	root, err := filepath.Abs(home)

@@ -112,6 +112,12 @@ func initHome(home string, o initOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// This node is on the genesis allowlist, for networks that filter peers.
+	nodeID, err := consensus.EnsureNodeKey(home)
+	if err != nil {
+		return "", err
+	}
+	genesis.Nodes = append(genesis.Nodes, nodeID)
 	appState, err := json.MarshalIndent(genesis, "", "  ")
 	if err != nil {
 		return "", err
