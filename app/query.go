@@ -41,6 +41,10 @@ type UTXOEntry struct {
 //	/asset/ID              Asset
 //	/balance/NAME/ASSET    Balance (absent = 0)
 //	/params                Params
+//	/validators            ValidatorSet
+//	/role/NAME             Role
+//	/node/ID               allowlist marker (absent: not allowed)
+//	/pause/ASSET or /pause/*  Pause (absent: not paused)
 //	/utxos/NAME[/ASSET]    UTXOList, no proof (it spans many keys)
 //
 // With prove, single-key answers carry a proof.
@@ -84,6 +88,22 @@ func (a *App) Query(path string, height int64, prove bool) (*QueryResult, error)
 		key = balanceKey(parts[1], parts[2])
 	case len(parts) == 1 && parts[0] == "params":
 		key = []byte(keyParams)
+	case len(parts) == 1 && parts[0] == "validators":
+		key = []byte(keyValidators)
+	case len(parts) == 2 && parts[0] == "role":
+		key = roleKey(parts[1])
+	case len(parts) == 2 && parts[0] == "node":
+		if err := ValidateNodeID(parts[1]); err != nil {
+			return nil, err
+		}
+		key = nodeKey(parts[1])
+	case len(parts) == 2 && parts[0] == "pause":
+		if parts[1] != globalPause {
+			if err := ValidateAssetID(parts[1]); err != nil {
+				return nil, err
+			}
+		}
+		key = []byte(prefixPause + parts[1])
 	case (len(parts) == 2 || len(parts) == 3) && parts[0] == "utxos":
 		asset := ""
 		if len(parts) == 3 {
@@ -91,7 +111,7 @@ func (a *App) Query(path string, height int64, prove bool) (*QueryResult, error)
 		}
 		return queryUTXOs(tree, parts[1], asset)
 	default:
-		return nil, rejectf(ErrInvalidField, "unknown query path %s; want /account/NAME, /asset/ID, /balance/NAME/ASSET, /params or /utxos/NAME[/ASSET]", quote(path))
+		return nil, rejectf(ErrInvalidField, "unknown query path %s; want /account/NAME, /asset/ID, /balance/NAME/ASSET, /params, /utxos/NAME[/ASSET], /validators, /role/NAME, /node/ID or /pause/ASSET|*", quote(path))
 	}
 	value, err := tree.Get(key)
 	if err != nil {
@@ -103,7 +123,9 @@ func (a *App) Query(path string, height int64, prove bool) (*QueryResult, error)
 			return nil, err
 		}
 	}
-	if value == nil && parts[0] != "balance" {
+	// An absent balance is 0, an absent pause is "not paused", an absent
+	// validator set is empty: answers, not errors.
+	if value == nil && parts[0] != "balance" && parts[0] != "pause" && parts[0] != "validators" {
 		return res, rejectf(ErrNotFound, "%s", strings.Replace(strings.TrimPrefix(path, "/"), "/", " ", 1))
 	}
 	return res, nil
