@@ -311,6 +311,10 @@ func (a *SetValidator) check(r Reader, blk *blockContext, params Params) (func(K
 	if err != nil {
 		return nil, "", err
 	}
+	current := slices.ContainsFunc(set, func(v Validator) bool { return bytes.Equal(v.PublicKey, a.PublicKey) })
+	if a.Power == 0 && !current {
+		return nil, "", rejectf(ErrValidatorChange, "%X is not a validator (now)", a.PublicKey)
+	}
 	if !blk.started {
 		blk.startSet, blk.started = powers(set), true
 	}
