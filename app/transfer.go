@@ -16,6 +16,8 @@ type checkedTransfer struct {
 	owners  []string // distinct input owners, in order of first appearance
 	assets  []string // distinct assets, in order of first appearance
 	targets []string // distinct output owners, in order of first appearance
+	// ownerAccts are the accounts of owners, loaded by checkSignatures.
+	ownerAccts []*Account
 }
 
 // checkTransfer checks a transfer: outputs, inputs, balance, signatures,
@@ -45,17 +47,13 @@ func checkTransfer(r Reader, tx *Tx, params Params, spent SpentFunc, blk *blockC
 	if err := c.checkSignatures(r); err != nil {
 		return nil, err
 	}
-	for _, owner := range c.owners {
-		acct, err := loadAccount(r, owner)
-		if err != nil {
-			return nil, err
-		}
+	for _, acct := range c.ownerAccts {
 		ok, err := hasPermission(r, acct, policy.PermTransfer, blk.height)
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
-			return nil, rejectf(ErrNotPermitted, "%s holds no role with the transfer permission", owner)
+			return nil, rejectf(ErrNotPermitted, "%s holds no role with the transfer permission", acct.Name)
 		}
 	}
 	if err := checkNotPaused(r, c.assets, blk.height); err != nil {
@@ -177,6 +175,7 @@ func (c *checkedTransfer) checkSignatures(r Reader) error {
 		if acct.Status == StatusFrozen {
 			return rejectf(ErrAccountFrozen, "input owner %s is frozen", owner)
 		}
+		c.ownerAccts = append(c.ownerAccts, acct)
 		var weight uint64
 		for i, s := range sigs {
 			if w, ok := keyWeight(acct, s); ok {
