@@ -1,10 +1,6 @@
 package app
 
-import (
-	"fmt"
-
-	"github.com/consort-ledger/consort/policy"
-)
+import "fmt"
 
 // Event is an indexed fact about an executed transaction.
 type Event struct {
@@ -121,9 +117,6 @@ func (a *App) ExecuteBlock(height int64, txs [][]byte) (*BlockResult, error) {
 			if err := ex.apply(working); err != nil {
 				return nil, fmt.Errorf("block %d tx %d: apply: %w", height, i, err)
 			}
-			if ex.validator != nil {
-				blk.valChanges = append(blk.valChanges, *ex.validator)
-			}
 			res.Txs[i] = TxResult{Code: CodeOK, Log: "ok", TxID: ex.id, Events: ex.events}
 			continue
 		}
@@ -136,20 +129,8 @@ func (a *App) ExecuteBlock(height int64, txs [][]byte) (*BlockResult, error) {
 			res.Txs[i].TxID = tx.ID()
 		}
 	}
-	if len(blk.valChanges) > 0 {
-		params, err := LoadParams(working)
-		if err != nil {
-			return nil, err
-		}
-		// Each change passed this check when it was applied, so the block's
-		// sum passes too; what is returned is the net update per key.
-		updates, err := policy.CheckValidatorChange(blk.startSet, blk.valChanges, int(params.MinValidators))
-		if err != nil {
-			return nil, fmt.Errorf("block %d: validator changes: %w", height, err)
-		}
-		for _, u := range updates {
-			res.ValidatorUpdates = append(res.ValidatorUpdates, ValidatorUpdate{PublicKey: []byte(u.Key), Power: u.Power})
-		}
+	for _, u := range blk.netUpdates {
+		res.ValidatorUpdates = append(res.ValidatorUpdates, ValidatorUpdate{PublicKey: []byte(u.Key), Power: u.Power})
 	}
 	res.AppHash = a.store.WorkingHash()
 	return res, nil

@@ -25,9 +25,6 @@ type execution struct {
 	id     TxID
 	apply  func(kv KV) error
 	events []Event
-	// validator is set by a validator change, recorded in the block's
-	// context when the change is applied.
-	validator *policy.ValidatorPower
 }
 
 // blockContext is what the rules need beyond state: the height the
@@ -39,6 +36,7 @@ type blockContext struct {
 	startSet   []policy.ValidatorPower // loaded at the first validator change
 	started    bool
 	valChanges []policy.ValidatorPower
+	netUpdates []policy.ValidatorPower // what the changes so far amount to, per key
 }
 
 // Validate decodes txBytes and checks every rule against r as if included
@@ -153,6 +151,7 @@ func resolveSigners(r Reader, tx *Tx) (*signers, error) {
 	slices.Sort(names)
 	out := &signers{}
 	approved := map[string]bool{}
+	frozen := map[string]bool{}
 	for _, name := range names {
 		acct, err := loadAccount(r, name)
 		if err != nil {
@@ -167,7 +166,10 @@ func resolveSigners(r Reader, tx *Tx) (*signers, error) {
 				w += uint64(kw)
 			}
 		}
-		if w >= uint64(acct.Threshold) && acct.Status != StatusFrozen {
+		switch {
+		case acct.Status == StatusFrozen:
+			frozen[name] = true
+		case w >= uint64(acct.Threshold):
 			out.approving = append(out.approving, acct)
 			approved[name] = true
 		}
@@ -176,6 +178,9 @@ func resolveSigners(r Reader, tx *Tx) (*signers, error) {
 		counted := false
 		for _, h := range hs {
 			counted = counted || approved[h]
+		}
+		if !counted && slices.ContainsFunc(hs, func(h string) bool { return frozen[h] }) {
+			return nil, rejectf(ErrAccountFrozen, "signature %d is by a key of frozen account(s) %v, which cannot sign", i, hs)
 		}
 		if !counted {
 			return nil, rejectf(ErrUnexpectedSigner, "signature %d (%x) completes no account's threshold (accounts %v, frozen or short of signatures)", i, tx.Signatures[i].PublicKey, hs)

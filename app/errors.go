@@ -3,6 +3,7 @@ package app
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Code is a stable result code. The abci package returns it unchanged as the
@@ -102,4 +103,14 @@ func CodeOf(err error) Code {
 // rejectf wraps a sentinel with a formatted detail: "sentinel: detail".
 func rejectf(sentinel *Error, format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{sentinel}, args...)...)
+}
+
+// policyReason is the detail of an error from package policy without the
+// policy sentinel's own words, which the ledger's sentinel repeats.
+func policyReason(err error) string {
+	msg := err.Error()
+	if inner := errors.Unwrap(err); inner != nil {
+		msg = strings.TrimPrefix(msg, inner.Error()+": ")
+	}
+	return msg
 }

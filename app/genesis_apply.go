@@ -44,6 +44,9 @@ func applyGenesis(kv KV, chainID string, g *Genesis, vals []InitialValidator) er
 			return fmt.Errorf("genesis account %d: %s declared twice", i, a.Name)
 		}
 		accounts[a.Name] = true
+		if err := checkKeysInOrganization(kv, a.Keys, a.Organization); err != nil {
+			return fmt.Errorf("genesis account %s: %w", a.Name, err)
+		}
 		if err := saveNewAccount(kv, a); err != nil {
 			return err
 		}

@@ -33,16 +33,20 @@ func checkAction(r Reader, tx *Tx, params Params, s *signers, blk *blockContext)
 		if err != nil {
 			return nil, err
 		}
-		if err := policy.CheckApproval(roles, approvers, rule.perm, params.GovernanceThreshold, blk.height); err != nil {
-			return nil, rejectf(ErrNotApproved, "%s: %v", rule.name, err)
+		perms := []policy.Permission{rule.perm}
+		if reg, ok := tx.Body.Action.(*RegisterAccount); ok && len(reg.Account.Grants) > 0 {
+			// Granting roles is manage_roles, whichever action carries it.
+			perms = append(perms, policy.PermManageRoles)
+		}
+		for _, perm := range perms {
+			if err := policy.CheckApproval(roles, approvers, perm, params.GovernanceThreshold, blk.height); err != nil {
+				return nil, rejectf(ErrNotApproved, "%s: %s", rule.name, policyReason(err))
+			}
 		}
 	}
 	apply, target, err := rule.check(r, blk, params)
 	if err != nil {
 		return nil, err
-	}
-	if v, ok := tx.Body.Action.(*SetValidator); ok {
-		ex.validator = &policy.ValidatorPower{Key: string(v.PublicKey), Power: v.Power}
 	}
 	ex.apply = apply
 	attrs := []Attribute{{Key: "txid", Value: ex.id.String()}, {Key: "action", Value: rule.name}, {Key: "target", Value: target}}
@@ -138,6 +142,9 @@ func (a *RegisterAccount) check(r Reader, blk *blockContext, _ Params) (func(KV)
 	if err := validateKeySet(acct.Name, acct.Keys, acct.Threshold); err != nil {
 		return nil, "", rejectf(ErrInvalidAction, "%v", err)
 	}
+	if err := checkKeysInOrganization(r, acct.Keys, acct.Organization); err != nil {
+		return nil, "", err
+	}
 	for _, g := range acct.Grants {
 		if err := checkGrant(r, g, blk.height); err != nil {
 			return nil, "", err
@@ -153,6 +160,9 @@ func (a *SetAccountKeys) check(r Reader, _ *blockContext, _ Params) (func(KV) er
 	}
 	if err := validateKeySet(a.Name, a.Keys, a.Threshold); err != nil {
 		return nil, "", rejectf(ErrInvalidAction, "%v", err)
+	}
+	if err := checkKeysInOrganization(r, a.Keys, acct.Organization); err != nil {
+		return nil, "", err
 	}
 	return func(kv KV) error { return replaceKeys(kv, acct, a.Keys, a.Threshold) }, a.Name, nil
 }
@@ -319,10 +329,16 @@ func (a *SetValidator) check(r Reader, blk *blockContext, params Params) (func(K
 		blk.startSet, blk.started = powers(set), true
 	}
 	change := policy.ValidatorPower{Key: string(a.PublicKey), Power: a.Power}
-	if _, err := policy.CheckValidatorChange(blk.startSet, append(slices.Clone(blk.valChanges), change), int(params.MinValidators)); err != nil {
-		return nil, "", rejectf(ErrValidatorChange, "%v", err)
+	changes := append(slices.Clone(blk.valChanges), change)
+	net, err := policy.CheckValidatorChange(blk.startSet, changes, int(params.MinValidators))
+	if err != nil {
+		return nil, "", rejectf(ErrValidatorChange, "%s", policyReason(err))
 	}
 	return func(kv KV) error {
+		// The block's validator updates are those of its last accepted
+		// change: never recomputed later under params a later
+		// transaction of the block may have changed.
+		blk.valChanges, blk.netUpdates = changes, net
 		i := slices.IndexFunc(set, func(v Validator) bool { return bytes.Equal(v.PublicKey, a.PublicKey) })
 		switch {
 		case a.Power == 0:
@@ -383,8 +399,15 @@ const (
 	maxMaxTxBytes = 4 << 20
 )
 
-func (a *SetParams) check(_ Reader, _ *blockContext, _ Params) (func(KV) error, string, error) {
+func (a *SetParams) check(r Reader, blk *blockContext, _ Params) (func(KV) error, string, error) {
 	p := a.Params
+	if orgs, err := organizationsHolding(r, policy.PermSetParams, blk.height); err != nil {
+		return nil, "", err
+	} else if len(orgs) > 0 && int(p.GovernanceThreshold) > len(orgs) {
+		// The organisations that could lower the threshold again must be
+		// able to meet it, or governance locks for good.
+		return nil, "", rejectf(ErrInvalidAction, "governance_threshold %d exceeds the %d organisations whose active accounts may set params (%v)", p.GovernanceThreshold, len(orgs), orgs)
+	}
 	switch {
 	case p.MaxTxBytes < minMaxTxBytes || p.MaxTxBytes > maxMaxTxBytes:
 		return nil, "", rejectf(ErrInvalidAction, "max_tx_bytes %d: want %d to %d", p.MaxTxBytes, minMaxTxBytes, maxMaxTxBytes)
@@ -392,6 +415,10 @@ func (a *SetParams) check(_ Reader, _ *blockContext, _ Params) (func(KV) error, 
 		return nil, "", rejectf(ErrInvalidAction, "max_inputs, max_outputs and max_signatures must be at least 1")
 	case p.GovernanceThreshold == 0:
 		return nil, "", rejectf(ErrInvalidAction, "governance_threshold must be at least 1")
+	case p.MaxSignatures < p.GovernanceThreshold:
+		// Each organisation signs at least once: fewer allowed signatures
+		// than approving organisations would lock governance for good.
+		return nil, "", rejectf(ErrInvalidAction, "max_signatures %d is below governance_threshold %d", p.MaxSignatures, p.GovernanceThreshold)
 	case p.MinValidators == 0:
 		return nil, "", rejectf(ErrInvalidAction, "min_validators must be at least 1")
 	}
@@ -426,5 +453,57 @@ func (a *Unpause) check(r Reader, _ *blockContext, _ Params) (func(KV) error, st
 	if b == nil {
 		return nil, "", rejectf(ErrInvalidAction, "nothing to unpause for %s", quote(a.Asset))
 	}
-	return func(kv KV) error { return kv.Delete(pauseKey(a.Asset)) }, a.Asset, nil
+	target := a.Asset
+	if target == "" {
+		target = "all assets"
+	}
+	return func(kv KV) error { return kv.Delete(pauseKey(a.Asset)) }, target, nil
+}
+
+// checkKeysInOrganization refuses a key that an account of another
+// organisation already holds: one signature must not approve for two
+// organisations.
+func checkKeysInOrganization(r Reader, keys []AccountKey, org string) error {
+	for _, k := range keys {
+		holders, err := keyHolders(r, k.KeyType, k.PublicKey)
+		if err != nil {
+			return err
+		}
+		for _, h := range holders {
+			other, err := loadAccount(r, h)
+			if err != nil {
+				return err
+			}
+			if other != nil && other.Organization != org {
+				return rejectf(ErrInvalidAction, "key %x already belongs to %s of organisation %s", k.PublicKey, h, quote(other.Organization))
+			}
+		}
+	}
+	return nil
+}
+
+// organizationsHolding lists the organisations with an active account that
+// holds perm.
+func organizationsHolding(r Reader, perm policy.Permission, height int64) ([]string, error) {
+	var accounts []*Account
+	err := scanPrefix(r, prefixAccount, func(_, value []byte) error {
+		a, err := DecodeAccount(value)
+		if err != nil {
+			return internal(err, "accounts")
+		}
+		accounts = append(accounts, a)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	roles, err := rolesOf(r, accounts)
+	if err != nil {
+		return nil, err
+	}
+	approvers := make([]policy.Approver, len(accounts))
+	for i, a := range accounts {
+		approvers[i] = approverOf(a)
+	}
+	return policy.ApprovingOrganizations(roles, approvers, perm, height), nil
 }

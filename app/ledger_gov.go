@@ -209,7 +209,7 @@ func checkNotPaused(r Reader, assets []string, height int64) error {
 		return err
 	}
 	if err := policy.CheckNotPaused(pauses, assets, height); err != nil {
-		return rejectf(ErrPaused, "%v", err)
+		return rejectf(ErrPaused, "%s", policyReason(err))
 	}
 	return nil
 }

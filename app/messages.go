@@ -101,7 +101,8 @@ type AllowNode struct{ NodeID string }
 // RemoveNode takes a node id off the p2p allowlist.
 type RemoveNode struct{ NodeID string }
 
-// SetParams replaces the consensus params from the next block on.
+// SetParams replaces the consensus params; the transactions after it, in
+// the same block too, are checked against the new ones.
 type SetParams struct{ Params Params }
 
 // Pause stops transfers, mints and burns of Asset ("" = all assets) until

@@ -1,5 +1,7 @@
 package app
 
+import corestore "cosmossdk.io/core/store"
+
 // Reader reads state: the working tree during a block, a committed version
 // for CheckTx and queries.
 type Reader interface {
@@ -26,7 +28,39 @@ type workingKV struct {
 		Get([]byte) ([]byte, error)
 		Set([]byte, []byte) (bool, error)
 		Remove([]byte) ([]byte, bool, error)
+		Iterator(start, end []byte, ascending bool) (corestore.Iterator, error)
 	}
+}
+
+func (w workingKV) Iterator(start, end []byte, ascending bool) (corestore.Iterator, error) {
+	return w.tree.Iterator(start, end, ascending)
+}
+
+// scanPrefix calls fn for every key under prefix, in key order. Only rare
+// governance checks scan; transactions read single keys.
+func scanPrefix(r Reader, prefix string, fn func(key, value []byte) error) error {
+	it, ok := r.(interface {
+		Iterator(start, end []byte, ascending bool) (corestore.Iterator, error)
+	})
+	if !ok {
+		return nil // the empty state before genesis
+	}
+	end := []byte(prefix)
+	end[len(end)-1]++
+	iter, err := it.Iterator([]byte(prefix), end, true)
+	if err != nil {
+		return internal(err, "scan "+prefix)
+	}
+	defer iter.Close()
+	for ; iter.Valid(); iter.Next() {
+		if err := fn(iter.Key(), iter.Value()); err != nil {
+			return err
+		}
+	}
+	if err := iter.Error(); err != nil {
+		return internal(err, "scan "+prefix)
+	}
+	return nil
 }
 
 func (w workingKV) Get(k []byte) ([]byte, error) { return w.tree.Get(k) }

@@ -101,7 +101,7 @@ func (c *checkedTransfer) checkOutputs(r Reader) error {
 }
 
 func (c *checkedTransfer) checkInputs(r Reader, spent SpentFunc) error {
-	inputs := c.tx.Body.Transfer.Inputs
+	inputs := c.tx.Body.Spends() // a transfer's or a burn's
 	seen := make(map[Outpoint]bool, len(inputs))
 	c.inputs = make([]Output, len(inputs))
 	for i, in := range inputs {
