@@ -35,9 +35,10 @@ func DefaultConfig() Config { return Config{RateLimit: DefaultRateLimit()} }
 type Application struct {
 	cmtabci.BaseApplication
 
-	ledger  *app.App
-	log     zerolog.Logger
-	limiter *limiter
+	ledger   *app.App
+	log      zerolog.Logger
+	limiter  *limiter
+	refusals refusalLog
 
 	// pending holds the inputs spent by transactions admitted to this node's
 	// mempool since the last commit, so two transactions spending one coin
@@ -208,7 +209,9 @@ func (a *Application) Query(_ context.Context, req *cmtabci.RequestQuery) (*cmta
 		id := strings.TrimPrefix(req.Path, filterIDPath)
 		ok, err := a.ledger.NodeAllowed(id)
 		if err != nil || !ok {
-			a.log.Info().Str("node_id", id).Err(err).Msg("peer refused: not on the node allowlist")
+			if a.refusals.first(id, time.Now()) {
+				a.log.Info().Str("node_id", id).Err(err).Msg("peer refused: not on the node allowlist")
+			}
 			return &cmtabci.ResponseQuery{Code: uint32(app.CodeNotPermitted), Log: fmt.Sprintf("node %s is not on the allowlist", id), Codespace: Codespace}, nil
 		}
 		return &cmtabci.ResponseQuery{}, nil
@@ -256,3 +259,23 @@ func execResult(r app.TxResult) *cmtabci.ExecTxResult {
 }
 
 func idBytes(id app.TxID) []byte { return append([]byte(nil), id[:]...) }
+
+// refusalLog remembers when each refused peer was last logged: a refused
+// node redials at once, and one line a minute per node is enough to see it.
+type refusalLog struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+func (l *refusalLog) first(id string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.last == nil || len(l.last) > 10_000 {
+		l.last = map[string]time.Time{}
+	}
+	if t, ok := l.last[id]; ok && now.Sub(t) < time.Minute {
+		return false
+	}
+	l.last[id] = now
+	return true
+}
