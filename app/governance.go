@@ -145,9 +145,18 @@ func (a *RegisterAccount) check(r Reader, blk *blockContext, _ Params) (func(KV)
 	if err := checkKeysInOrganization(r, acct.Keys, acct.Organization); err != nil {
 		return nil, "", err
 	}
-	for _, g := range acct.Grants {
+	if acct.Organization != "" {
+		if err := ValidateAccountName(acct.Organization); err != nil {
+			return nil, "", rejectf(ErrInvalidField, "organization: %v", err)
+		}
+	}
+	for i, g := range acct.Grants {
 		if err := checkGrant(r, g, blk.height); err != nil {
 			return nil, "", err
+		}
+		// Grants are kept one per role, sorted by role, as GrantRole keeps them.
+		if i > 0 && acct.Grants[i-1].Role >= g.Role {
+			return nil, "", rejectf(ErrInvalidAction, "grants must be sorted by role, one per role")
 		}
 	}
 	return func(kv KV) error { return saveNewAccount(kv, &acct) }, acct.Name, nil
@@ -451,7 +460,10 @@ func (a *Unpause) check(r Reader, _ *blockContext, _ Params) (func(KV) error, st
 		return nil, "", internal(err, "pause")
 	}
 	if b == nil {
-		return nil, "", rejectf(ErrInvalidAction, "nothing to unpause for %s", quote(a.Asset))
+		if a.Asset == "" {
+			return nil, "", rejectf(ErrInvalidAction, "no pause of all assets is in force")
+		}
+		return nil, "", rejectf(ErrInvalidAction, "no pause of %s is in force", a.Asset)
 	}
 	target := a.Asset
 	if target == "" {

@@ -31,29 +31,9 @@ func (c *Client) BuildTransfer(ctx context.Context, chainID string, req Transfer
 	if req.Amount == 0 {
 		return nil, fmt.Errorf("amount must be greater than zero")
 	}
-	coins, more, err := c.UTXOs(ctx, req.From, req.Asset)
+	inputs, total, err := c.selectCoins(ctx, req.From, req.Asset, req.Amount)
 	if err != nil {
-		return nil, fmt.Errorf("coins of %s: %w", req.From, err)
-	}
-	var inputs []app.Outpoint
-	var total uint64
-	for _, u := range coins {
-		if total >= req.Amount {
-			break
-		}
-		inputs = append(inputs, u.Outpoint)
-		total += u.Output.Amount
-	}
-	if total < req.Amount {
-		hint := ""
-		if more {
-			hint = " among the first coins listed; merge coins first"
-		}
-		have, need := fmt.Sprintf("%d base units", total), fmt.Sprintf("%d", req.Amount)
-		if asset, err := c.Asset(ctx, req.Asset); err == nil {
-			have, need = app.FormatAmount(total, asset.Decimals), app.FormatAmount(req.Amount, asset.Decimals)
-		}
-		return nil, fmt.Errorf("insufficient funds: %s holds %s %s%s, needs %s", req.From, have, req.Asset, hint, need)
+		return nil, err
 	}
 	outputs := []app.Output{{Owner: req.To, Asset: req.Asset, Amount: req.Amount}}
 	if change := total - req.Amount; change > 0 {
@@ -64,6 +44,36 @@ func (c *Client) BuildTransfer(ctx context.Context, chainID string, req Transfer
 		}
 	}
 	return &app.Body{Version: app.TxVersion, ChainID: chainID, Memo: req.Memo, Transfer: &app.Transfer{Inputs: inputs, Outputs: outputs}}, nil
+}
+
+// selectCoins picks owner's coins of asset, in the order the node lists
+// them, until they hold at least amount; it returns them and their total.
+func (c *Client) selectCoins(ctx context.Context, owner, asset string, amount uint64) ([]app.Outpoint, uint64, error) {
+	coins, more, err := c.UTXOs(ctx, owner, asset)
+	if err != nil {
+		return nil, 0, fmt.Errorf("coins of %s: %w", owner, err)
+	}
+	var inputs []app.Outpoint
+	var total uint64
+	for _, u := range coins {
+		if total >= amount {
+			break
+		}
+		inputs = append(inputs, u.Outpoint)
+		total += u.Output.Amount
+	}
+	if total < amount {
+		hint := ""
+		if more {
+			hint = " among the first coins listed; merge coins first"
+		}
+		have, need := fmt.Sprintf("%d base units", total), fmt.Sprintf("%d", amount)
+		if a, err := c.Asset(ctx, asset); err == nil {
+			have, need = app.FormatAmount(total, a.Decimals), app.FormatAmount(amount, a.Decimals)
+		}
+		return nil, 0, fmt.Errorf("insufficient funds: %s holds %s %s%s, needs %s", owner, have, asset, hint, need)
+	}
+	return inputs, total, nil
 }
 
 // Sign encodes the body and adds one signature per signer.

@@ -158,9 +158,10 @@ func newQueryCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := paramsJSON{p.MaxTxBytes, p.MaxInputs, p.MaxOutputs, p.MaxSignatures, p.MaxMemoBytes}
+			out := paramsJSON{p.MaxTxBytes, p.MaxInputs, p.MaxOutputs, p.MaxSignatures, p.MaxMemoBytes, p.GovernanceThreshold, p.MinValidators}
 			return g.print(out, func(w io.Writer) {
-				fmt.Fprintf(w, "max_tx_bytes:   %d\nmax_inputs:     %d\nmax_outputs:    %d\nmax_signatures: %d\nmax_memo_bytes: %d\n", p.MaxTxBytes, p.MaxInputs, p.MaxOutputs, p.MaxSignatures, p.MaxMemoBytes)
+				fmt.Fprintf(w, "max_tx_bytes:         %d\nmax_inputs:           %d\nmax_outputs:          %d\nmax_signatures:       %d\nmax_memo_bytes:       %d\ngovernance_threshold: %d\nmin_validators:       %d\n",
+					p.MaxTxBytes, p.MaxInputs, p.MaxOutputs, p.MaxSignatures, p.MaxMemoBytes, p.GovernanceThreshold, p.MinValidators)
 			})
 		},
 	}
@@ -240,6 +241,9 @@ type paramsJSON struct {
 	MaxOutputs    uint32 `json:"max_outputs"`
 	MaxSignatures uint32 `json:"max_signatures"`
 	MaxMemoBytes  uint32 `json:"max_memo_bytes"`
+	// GovernanceThreshold is how many organisations' admins must approve a governance action.
+	GovernanceThreshold uint32 `json:"governance_threshold"`
+	MinValidators       uint32 `json:"min_validators"`
 }
 
 type roleJSON struct {

@@ -32,9 +32,20 @@ func newTxCmd(g *globals) *cobra.Command {
 		Long: `tx commands sign with keys from the home's keyring, submit through the CometBFT
 RPC (--node), wait for the block that commits the transaction and print its
 txid, height and result code. They exit non-zero when the ledger rejects the
-transaction. --async returns once the node has checked it (CheckTx).`,
+transaction. --async returns once the node has checked it (CheckTx).
+
+Governance actions (role, account, asset, validator, node, params, pause,
+unpause) need the approval of admins of as many organisations as the
+chain's governance threshold. With a threshold above 1 the command signs
+with --from and prints the transaction file instead of submitting it; admins
+of other organisations add their signatures with 'consort tx sign FILE
+--from KEY', and 'consort tx broadcast FILE' submits it. --generate-only
+prints the unsigned file.`,
 	}
-	cmd.AddCommand(newTxSendCmd(g), newTxSignCmd(g), newTxBroadcastCmd(g))
+	cmd.AddCommand(newTxSendCmd(g), newTxSignCmd(g), newTxBroadcastCmd(g),
+		newTxMintCmd(g), newTxBurnCmd(g), newTxPauseCmd(g), newTxUnpauseCmd(g),
+		newTxRoleCmd(g), newTxAccountCmd(g), newTxAssetCmd(g),
+		newTxValidatorCmd(g), newTxNodeCmd(g), newTxParamsCmd(g))
 	return cmd
 }
 
@@ -126,7 +137,7 @@ adds a signature with --from's key and prints the new file.`,
 				return err
 			}
 			decimals := g.assetDecimals(cmd.Context())
-			fmt.Fprintf(g.stderr, "signing as %s: %s\n", from, describe(tx, decimals))
+			fmt.Fprintf(g.stderr, "signing as %s: %s\n", from, client.Describe(tx, decimals))
 			s, err := g.signer(from)
 			if err != nil {
 				return err
@@ -183,8 +194,8 @@ func (g *globals) broadcast(cmd *cobra.Command, c *client.Client, txBytes []byte
 	return nil
 }
 
-func newTxFile(tx *app.Tx, decimals func(string) (uint32, bool)) txFile {
-	return txFile{ChainID: tx.Body.ChainID, TxID: tx.ID().String(), Tx: base64.StdEncoding.EncodeToString(tx.Encode()), Summary: describe(tx, decimals)}
+func newTxFile(tx *app.Tx, decimals client.DecimalsFunc) txFile {
+	return txFile{ChainID: tx.Body.ChainID, TxID: tx.ID().String(), Tx: base64.StdEncoding.EncodeToString(tx.Encode()), Summary: client.Describe(tx, decimals)}
 }
 
 func readTxFile(path string) (*app.Tx, error) {
@@ -215,32 +226,8 @@ func readTxFile(path string) (*app.Tx, error) {
 	return tx, nil
 }
 
-// describe says what a transaction does, in words, from its decoded body
-// (never from the file's summary, which anyone could have edited). With
-// decimals (from the node) amounts read as the asset's units, e.g. 2.50 USD.
-func describe(tx *app.Tx, decimals func(asset string) (uint32, bool)) string {
-	t := tx.Body.Transfer
-	var parts []string
-	for _, o := range t.Outputs {
-		if d, ok := lookup(decimals, o.Asset); ok {
-			parts = append(parts, fmt.Sprintf("pay %s %s to %s", app.FormatAmount(o.Amount, d), o.Asset, o.Owner))
-		} else {
-			parts = append(parts, fmt.Sprintf("pay %d base units of %s to %s", o.Amount, o.Asset, o.Owner))
-		}
-	}
-	return fmt.Sprintf("on chain %s, spend %d coin(s) to %s; %d signature(s) so far; txid %s",
-		tx.Body.ChainID, len(t.Inputs), strings.Join(parts, ", "), len(tx.Signatures), tx.ID())
-}
-
-func lookup(decimals func(string) (uint32, bool), asset string) (uint32, bool) {
-	if decimals == nil {
-		return 0, false
-	}
-	return decimals(asset)
-}
-
 // assetDecimals looks assets up on the node, if one is reachable.
-func (g *globals) assetDecimals(ctx context.Context) func(string) (uint32, bool) {
+func (g *globals) assetDecimals(ctx context.Context) client.DecimalsFunc {
 	c, err := g.client()
 	if err != nil {
 		return nil
