@@ -145,14 +145,15 @@ func (a *App) Commit() (int64, []byte, error) {
 // ProposalChecker validates the transactions of one proposed block in order,
 // against committed state plus what earlier transactions of the block spend.
 type ProposalChecker struct {
-	state  Reader
-	height int64
-	spent  map[Outpoint]bool
+	state    Reader
+	height   int64
+	spent    map[Outpoint]bool
+	coinless map[TxID]bool
 }
 
 // NewProposalChecker starts checking a proposal on top of committed state.
 func (a *App) NewProposalChecker() *ProposalChecker {
-	return &ProposalChecker{state: a.store.Committed(), height: a.store.Height() + 1, spent: map[Outpoint]bool{}}
+	return &ProposalChecker{state: a.store.Committed(), height: a.store.Height() + 1, spent: map[Outpoint]bool{}, coinless: map[TxID]bool{}}
 }
 
 // Add validates the next transaction of the proposal and, if it passes,
@@ -162,7 +163,14 @@ func (p *ProposalChecker) Add(txBytes []byte) error {
 	if err != nil {
 		return err
 	}
-	for _, in := range tx.Body.Spends() {
+	spends := tx.Body.Spends()
+	if len(spends) == 0 { // coinless: its txid is what may appear once
+		if p.coinless[tx.ID()] {
+			return rejectf(ErrReplay, "transaction %s appears twice in the proposal", tx.ID())
+		}
+		p.coinless[tx.ID()] = true
+	}
+	for _, in := range spends {
 		p.spent[in] = true
 	}
 	return nil

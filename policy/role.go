@@ -33,8 +33,10 @@ type Role struct {
 //   - issuer: mint and burn (of assets listing the account as issuer), and
 //     transfer.
 //   - member: transfer.
-//   - operator: manage_validators and manage_nodes; the ledger limits these
-//     to the operator's own validator and node.
+//   - operator: no governance permission. Holding manage_validators would
+//     let operators of two organisations change the validator set without
+//     any admin; an operator's actions on its own validator (key rotation)
+//     are authorised by the validator record's operator field instead.
 func DefaultRoles() []Role {
 	return []Role{
 		{Name: RoleAdmin, Permissions: []Permission{
@@ -46,7 +48,7 @@ func DefaultRoles() []Role {
 		{Name: RoleAuditor, Permissions: []Permission{}},
 		{Name: RoleIssuer, Permissions: []Permission{PermTransfer, PermMint, PermBurn}},
 		{Name: RoleMember, Permissions: []Permission{PermTransfer}},
-		{Name: RoleOperator, Permissions: []Permission{PermManageValidators, PermManageNodes}},
+		{Name: RoleOperator, Permissions: nil},
 	}
 }
 

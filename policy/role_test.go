@@ -16,7 +16,7 @@ admin     yes       no    no    yes              yes           yes            ye
 issuer    yes       yes   yes   no               no            no             no                 no            no     no
 member    yes       no    no    no               no            no             no                 no            no     no
 auditor   no        no    no    no               no            no             no                 no            no     no
-operator  no        no    no    no               no            no             yes                yes           no     no
+operator  no        no    no    no               no            no             no                 no            no     no
 `
 
 func TestDefaultRolesPermissionMatrix(t *testing.T) {
