@@ -7,6 +7,7 @@ import (
 	cmtcfg "github.com/cometbft/cometbft/config"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/consort-ledger/consort/abci"
 	"github.com/consort-ledger/consort/app"
@@ -17,6 +18,7 @@ type startOptions struct {
 	dev       bool
 	listen    initOptions // only the listen fields and timeoutCommit are used
 	logLevel  string
+	mempool   abci.Config
 	logFormat string
 }
 
@@ -61,13 +63,17 @@ Listen addresses given here override the home's config for this run.`,
 				return err
 			}
 			applyListenOverrides(conf, o.listen)
-			return runNode(cmd.Context(), g, conf, logger)
+			if err := validateMempool(o.mempool); err != nil {
+				return err
+			}
+			return runNode(cmd.Context(), g, conf, o.mempool, logger)
 		},
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.dev, "dev", false, "create the one-validator dev chain in --home if it does not exist")
 	addListenFlags(f, &o.listen)
 	f.StringVar(&o.logLevel, "log-level", "info", "log level for the app and CometBFT: debug, info, warn or error")
+	addMempoolFlags(f, &o.mempool)
 	f.StringVar(&o.logFormat, "log-format", "", "log format: json or console (default: console with --dev, else json)")
 	return cmd
 }
@@ -86,14 +92,14 @@ func applyListenOverrides(conf *cmtcfg.Config, o initOptions) {
 
 // runNode opens the ledger, starts CometBFT in-process with it and runs
 // until ctx is cancelled. The state is closed after the node has stopped.
-func runNode(ctx context.Context, g *globals, conf *cmtcfg.Config, logger zerolog.Logger) error {
+func runNode(ctx context.Context, g *globals, conf *cmtcfg.Config, mempool abci.Config, logger zerolog.Logger) error {
 	store, err := app.OpenStore(appDataDir(g.home), app.DefaultStoreConfig())
 	if err != nil {
 		return err
 	}
 	defer store.Close()
 	ledger := app.New(store)
-	n, err := consensus.NewNode(ctx, conf, abci.New(abci.DefaultConfig(), ledger, logger.With().Str("module", "consort").Logger()), logger)
+	n, err := consensus.NewNode(ctx, conf, abci.New(mempool, ledger, logger.With().Str("module", "consort").Logger()), logger)
 	if err != nil {
 		return err
 	}
@@ -103,6 +109,7 @@ func runNode(ctx context.Context, g *globals, conf *cmtcfg.Config, logger zerolo
 
 func newABCIServerCmd(g *globals) *cobra.Command {
 	var addr, logLevel, logFormat string
+	var mempool abci.Config
 	cmd := &cobra.Command{
 		Use:   "abci-server",
 		Short: "Serve the ledger to a separate CometBFT process over ABCI",
@@ -124,11 +131,33 @@ The ledger state lives in H/data/app; the CometBFT node keeps its own home.`,
 				return err
 			}
 			defer store.Close()
-			return consensus.ServeABCI(cmd.Context(), addr, abci.New(abci.DefaultConfig(), app.New(store), logger), logger)
+			if err := validateMempool(mempool); err != nil {
+				return err
+			}
+			return consensus.ServeABCI(cmd.Context(), addr, abci.New(mempool, app.New(store), logger), logger)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "tcp://127.0.0.1:26658", "address to listen on (tcp://HOST:PORT or unix://PATH)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	cmd.Flags().StringVar(&logFormat, "log-format", "json", "log format: json or console")
+	addMempoolFlags(cmd.Flags(), &mempool)
 	return cmd
+}
+
+// addMempoolFlags binds this node's mempool policy (node-local: it never
+// changes what a block does).
+func addMempoolFlags(f *pflag.FlagSet, cfg *abci.Config) {
+	*cfg = abci.DefaultConfig()
+	f.Float64Var(&cfg.RateLimit.Rate, "rate-limit", cfg.RateLimit.Rate, "transactions per second one account may put into this node's mempool (0 = no limit)")
+	f.Float64Var(&cfg.RateLimit.Burst, "rate-burst", cfg.RateLimit.Burst, "transactions an idle account may send at once")
+}
+
+func validateMempool(cfg abci.Config) error {
+	switch {
+	case cfg.RateLimit.Rate < 0:
+		return fmt.Errorf("--rate-limit %g: want 0 (off) or more", cfg.RateLimit.Rate)
+	case cfg.RateLimit.Rate > 0 && cfg.RateLimit.Burst < 1:
+		return fmt.Errorf("--rate-burst %g: want at least 1 when --rate-limit is on", cfg.RateLimit.Burst)
+	}
+	return nil
 }
