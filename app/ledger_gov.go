@@ -176,9 +176,15 @@ func hasPermission(r Reader, a *Account, p policy.Permission, height int64) (boo
 	return policy.HasPermission(roles, approverOf(a).Grants, p, height), nil
 }
 
+// encodePause stores a pause; the global one names asset "*", so that
+// no pause record is empty (an empty value cannot carry a proof).
 func encodePause(p policy.Pause) []byte {
+	asset := p.Asset
+	if asset == "" {
+		asset = globalPause
+	}
 	var e encoder
-	(&Pause{Asset: p.Asset, Until: p.Until}).encode(&e)
+	(&Pause{Asset: asset, Until: p.Until}).encode(&e)
 	return e.buf
 }
 
@@ -196,6 +202,9 @@ func activePauses(r Reader, assets []string) ([]policy.Pause, error) {
 		var p Pause
 		if err := p.decode(b); err != nil {
 			return nil, internal(err, "pause")
+		}
+		if p.Asset == globalPause {
+			p.Asset = ""
 		}
 		out = append(out, policy.Pause{Asset: p.Asset, Until: p.Until})
 	}
@@ -286,7 +295,11 @@ func LoadValidators(r Reader) ([]Validator, error) {
 	return vals, nil
 }
 
+// saveValidatorSet stores the set sorted by key; an empty set is an absent key.
 func saveValidatorSet(kv KV, vals []Validator) error {
+	if len(vals) == 0 {
+		return kv.Delete([]byte(keyValidators))
+	}
 	slices.SortFunc(vals, func(a, b Validator) int { return bytes.Compare(a.PublicKey, b.PublicKey) })
 	return kv.Set([]byte(keyValidators), encodeValidatorSet(vals))
 }

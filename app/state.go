@@ -1,6 +1,10 @@
 package app
 
-import corestore "cosmossdk.io/core/store"
+import (
+	"fmt"
+
+	corestore "cosmossdk.io/core/store"
+)
 
 // Reader reads state: the working tree during a block, a committed version
 // for CheckTx and queries.
@@ -66,8 +70,10 @@ func scanPrefix(r Reader, prefix string, fn func(key, value []byte) error) error
 func (w workingKV) Get(k []byte) ([]byte, error) { return w.tree.Get(k) }
 
 func (w workingKV) Set(k, v []byte) error {
-	if v == nil {
-		v = []byte{} // an empty record (all fields zero) is still a record; IAVL refuses nil
+	if len(v) == 0 {
+		// ICS-23 cannot prove an empty value: an empty record is stored as
+		// an absent key instead (see saveValidatorSet, encodePause).
+		return fmt.Errorf("%w: empty value for key %q", ErrInternal, k)
 	}
 	_, err := w.tree.Set(k, v)
 	return err
