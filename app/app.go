@@ -15,6 +15,7 @@ type Attribute struct{ Key, Value string }
 type TxResult struct {
 	Code   Code
 	Log    string // "ok", or what was wrong in words
+	Module string // the validation module that rejected it; "" for the ledger's own rules
 	TxID   TxID   // zero when the bytes did not decode
 	Events []Event
 }
@@ -23,11 +24,28 @@ type TxResult struct {
 // goroutine at a time for the block path (InitChain, ExecuteBlock, Commit);
 // Check and queries read only committed versions and may run beside them.
 type App struct {
-	store *Store
+	store   *Store
+	modules []Module // DefaultModules plus those given with WithModule
 }
 
+// Option configures an App.
+type Option func(*App)
+
+// WithModule adds a validation module that genesis or set_params may then
+// name. Every validator must run a binary with the same modules.
+func WithModule(m Module) Option { return func(a *App) { a.modules = append(a.modules, m) } }
+
 // New returns the ledger over an opened store.
-func New(store *Store) *App { return &App{store: store} }
+func New(store *Store, opts ...Option) *App {
+	a := &App{store: store, modules: DefaultModules()}
+	for _, o := range opts {
+		o(a)
+	}
+	return a
+}
+
+// hasModule reports whether this node has a module of that name.
+func (a *App) hasModule(name string) bool { return findModule(a.modules, name) != nil }
 
 // Info returns the last committed height and app hash.
 func (a *App) Info() (int64, []byte) { return a.store.Height(), a.store.Hash() }
@@ -43,7 +61,7 @@ func (a *App) InitChain(chainID string, initialHeight int64, appState []byte, va
 		return nil, err
 	}
 	a.store.Discard()
-	if err := applyGenesis(a.store.Working(), chainID, g, vals); err != nil {
+	if err := applyGenesis(a.store.Working(), chainID, g, vals, a.hasModule); err != nil {
 		a.store.Discard()
 		return nil, err
 	}
@@ -55,7 +73,7 @@ func (a *App) InitChain(chainID string, initialHeight int64, appState []byte, va
 // next block would include it, for the mempool. spent names inputs already
 // taken by pending transactions.
 func (a *App) Check(txBytes []byte, spent SpentFunc) (*Tx, error) {
-	return Validate(a.store.Committed(), txBytes, spent, a.store.Height()+1)
+	return a.validate(a.store.Committed(), txBytes, spent, a.store.Height()+1)
 }
 
 // Committed is the last committed state, read-only.
@@ -109,7 +127,7 @@ func (a *App) ExecuteBlock(height int64, txs [][]byte) (*BlockResult, error) {
 		return nil, fmt.Errorf("execute block %d: state expects block %d", height, want)
 	}
 	working := a.store.Working()
-	blk := &blockContext{height: height}
+	blk := &blockContext{height: height, modules: a.modules}
 	res := &BlockResult{Txs: make([]TxResult, len(txs))}
 	for i, txBytes := range txs {
 		ex, err := check(working, txBytes, nil, blk)
@@ -124,7 +142,7 @@ func (a *App) ExecuteBlock(height int64, txs [][]byte) (*BlockResult, error) {
 		if code == CodeInternal {
 			return nil, fmt.Errorf("block %d tx %d: %w", height, i, err)
 		}
-		res.Txs[i] = TxResult{Code: code, Log: err.Error()}
+		res.Txs[i] = TxResult{Code: code, Log: err.Error(), Module: ModuleOf(err)}
 		if tx, derr := DecodeTx(txBytes); derr == nil {
 			res.Txs[i].TxID = tx.ID()
 		}
@@ -145,6 +163,7 @@ func (a *App) Commit() (int64, []byte, error) {
 // ProposalChecker validates the transactions of one proposed block in order,
 // against committed state plus what earlier transactions of the block spend.
 type ProposalChecker struct {
+	app      *App
 	state    Reader
 	height   int64
 	spent    map[Outpoint]bool
@@ -153,13 +172,13 @@ type ProposalChecker struct {
 
 // NewProposalChecker starts checking a proposal on top of committed state.
 func (a *App) NewProposalChecker() *ProposalChecker {
-	return &ProposalChecker{state: a.store.Committed(), height: a.store.Height() + 1, spent: map[Outpoint]bool{}, coinless: map[TxID]bool{}}
+	return &ProposalChecker{app: a, state: a.store.Committed(), height: a.store.Height() + 1, spent: map[Outpoint]bool{}, coinless: map[TxID]bool{}}
 }
 
 // Add validates the next transaction of the proposal and, if it passes,
 // reserves its inputs so a later transaction cannot spend them again.
 func (p *ProposalChecker) Add(txBytes []byte) error {
-	tx, err := Validate(p.state, txBytes, func(o Outpoint) bool { return p.spent[o] }, p.height)
+	tx, err := p.app.validate(p.state, txBytes, func(o Outpoint) bool { return p.spent[o] }, p.height)
 	if err != nil {
 		return err
 	}

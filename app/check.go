@@ -1,6 +1,7 @@
 package app
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -19,12 +20,15 @@ type ValidatorUpdate struct {
 	Power     int64  // 0 removes
 }
 
-// execution is a transaction that passed every rule, ready to apply.
+// execution is a transaction that passed the ledger's own rules, with the
+// policy rules its message needs (run by the policy module) and how to
+// apply it.
 type execution struct {
-	tx     *Tx
-	id     TxID
-	apply  func(kv KV) error
-	events []Event
+	tx        *Tx
+	id        TxID
+	authorize func() error
+	apply     func(kv KV) error
+	events    []Event
 }
 
 // blockContext is what the rules need beyond state: the height the
@@ -33,21 +37,41 @@ type execution struct {
 // all changes of a block together).
 type blockContext struct {
 	height     int64
+	modules    []Module // the modules this node has
 	startSet   []policy.ValidatorPower // loaded at the first validator change
 	started    bool
 	valChanges []policy.ValidatorPower
 	netUpdates []policy.ValidatorPower // what the changes so far amount to, per key
 }
 
-// Validate decodes txBytes and checks every rule against r as if included
+// validate decodes txBytes and checks every rule against r as if included
 // at height, without changing anything. The error wraps one of the
 // sentinels, whose code is the result.
-func Validate(r Reader, txBytes []byte, spent SpentFunc, height int64) (*Tx, error) {
-	ex, err := check(r, txBytes, spent, &blockContext{height: height})
+func (a *App) validate(r Reader, txBytes []byte, spent SpentFunc, height int64) (*Tx, error) {
+	ex, err := check(r, txBytes, spent, &blockContext{height: height, modules: a.modules})
 	if err != nil {
 		return nil, err
 	}
 	return ex.tx, nil
+}
+
+// ModuleError is a rejection by a validation module.
+type ModuleError struct {
+	Module string
+	Err    error
+}
+
+func (e *ModuleError) Error() string { return e.Err.Error() }
+func (e *ModuleError) Unwrap() error { return e.Err }
+
+// ModuleOf names the module that rejected a transaction, or "" when the
+// ledger's own rules did.
+func ModuleOf(err error) string {
+	var me *ModuleError
+	if errors.As(err, &me) {
+		return me.Module
+	}
+	return ""
 }
 
 // check runs the rules common to every transaction and then those of its
@@ -77,43 +101,64 @@ func check(r Reader, txBytes []byte, spent SpentFunc, blk *blockContext) (*execu
 	case len(tx.Signatures) > int(params.MaxSignatures):
 		return nil, rejectf(ErrTooLarge, "%d signatures, limit %d", len(tx.Signatures), params.MaxSignatures)
 	}
+	var ex *execution
+	coinless := tx.Body.Transfer == nil && tx.Body.Burn == nil
 	switch b := tx.Body; {
 	case b.Transfer != nil:
-		return checkTransfer(r, tx, params, spent, blk)
+		ex, err = checkTransfer(r, tx, params, spent, blk)
 	case b.Burn != nil:
-		return checkBurn(r, tx, params, spent, blk)
-	}
-	// Mint and governance spend no coin: only the record of their txid
-	// stops a second inclusion (the chain id in the body stops it elsewhere).
-	id := tx.ID()
-	used, err := r.Get(usedKey(id))
-	if err != nil {
-		return nil, internal(err, "used txids")
-	}
-	if used != nil {
-		return nil, rejectf(ErrReplay, "transaction %s was already included; use a new nonce to repeat the action", id)
-	}
-	signers, err := resolveSigners(r, tx)
-	if err != nil {
-		return nil, err
-	}
-	var ex *execution
-	if tx.Body.Mint != nil {
-		ex, err = checkMint(r, tx, signers, blk)
-	} else {
-		ex, err = checkAction(r, tx, params, signers, blk)
-	}
-	if err != nil {
-		return nil, err
-	}
-	apply := ex.apply
-	ex.apply = func(kv KV) error {
-		if err := kv.Set(usedKey(id), ownerMarker); err != nil {
-			return err
+		ex, err = checkBurn(r, tx, params, spent, blk)
+	default:
+		// Mint and governance spend no coin: only the record of their txid
+		// stops a second inclusion (the chain id in the body stops it
+		// elsewhere).
+		used, gerr := r.Get(usedKey(tx.ID()))
+		switch {
+		case gerr != nil:
+			return nil, internal(gerr, "used txids")
+		case used != nil:
+			return nil, rejectf(ErrReplay, "transaction %s was already included; use a new nonce to repeat the action", tx.ID())
+		case b.Mint != nil:
+			ex, err = checkMint(r, tx, blk)
+		default:
+			ex, err = checkAction(r, tx, params, blk)
 		}
-		return apply(kv)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ctx := &TxContext{State: r, Tx: tx, ID: ex.id, Params: params, Height: blk.height, authorize: ex.authorize}
+	for _, name := range params.Modules {
+		m := findModule(blk.modules, name)
+		if m == nil {
+			return nil, fmt.Errorf("%w: params name module %s, which this node lacks", ErrInternal, quote(name))
+		}
+		if err := m.Check(ctx); err != nil {
+			if CodeOf(err) == CodeInternal {
+				return nil, err
+			}
+			return nil, &ModuleError{Module: name, Err: err}
+		}
+	}
+	if coinless {
+		apply, id := ex.apply, ex.id
+		ex.apply = func(kv KV) error {
+			if err := kv.Set(usedKey(id), ownerMarker); err != nil {
+				return err
+			}
+			return apply(kv)
+		}
 	}
 	return ex, nil
+}
+
+func findModule(modules []Module, name string) Module {
+	for _, m := range modules {
+		if m.Name() == name {
+			return m
+		}
+	}
+	return nil
 }
 
 // signers are the accounts that signed a coinless transaction: every
@@ -122,17 +167,14 @@ type signers struct {
 	approving []*Account // threshold met and not frozen, sorted by name
 }
 
-// resolveSigners verifies every signature and finds, through the key index,
-// the accounts whose threshold the signatures meet. Each signature must
-// count for at least one of them.
+// resolveSigners finds, through the key index, the accounts whose
+// threshold the signatures meet. Each signature must count for at least one
+// of them. (The signature module verifies the signatures themselves.)
 func resolveSigners(r Reader, tx *Tx) (*signers, error) {
 	seen := map[string]bool{}
 	var names []string
 	holders := make([][]string, len(tx.Signatures))
 	for i, s := range tx.Signatures {
-		if err := verifySignature(s, tx.BodyBytes); err != nil {
-			return nil, rejectf(ErrInvalidSignature, "signature %d: %v", i, err)
-		}
 		hs, err := keyHolders(r, s.KeyType, s.PublicKey)
 		if err != nil {
 			return nil, err

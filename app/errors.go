@@ -41,6 +41,7 @@ const (
 	CodeInvalidAction   Code = 26 // a governance action that cannot apply (exists already, unknown role, ...)
 	CodeValidatorChange Code = 27 // a validator change that could halt the chain
 	CodeCapExceeded     Code = 28 // a mint beyond the issuer's cap
+	CodePoW             Code = 29 // the proof-of-work stamp is missing or too weak
 	CodeInternal        Code = 99 // the node could not read its own state; not the sender's fault
 )
 
@@ -84,6 +85,7 @@ var (
 	ErrInvalidAction      = newError(CodeInvalidAction, "invalid action")
 	ErrValidatorChange    = newError(CodeValidatorChange, "unsafe validator change")
 	ErrCapExceeded        = newError(CodeCapExceeded, "issuer cap exceeded")
+	ErrPoW                = newError(CodePoW, "proof of work")
 	ErrInternal           = newError(CodeInternal, "internal error")
 )
 

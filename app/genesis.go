@@ -47,6 +47,21 @@ type GenesisParams struct {
 	GovernanceThreshold uint32 `json:"governance_threshold,omitempty"`
 	// MinValidators: the fewest validators a change may leave (default 1).
 	MinValidators uint32 `json:"min_validators,omitempty"`
+	// Validation names the validation modules, in order (default pow,
+	// signature, policy).
+	Validation *GenesisValidation `json:"validation,omitempty"`
+	// Pow tunes the proof-of-work module.
+	Pow *GenesisPow `json:"pow,omitempty"`
+}
+
+// GenesisValidation is params.validation.
+type GenesisValidation struct {
+	Modules []string `json:"modules"`
+}
+
+// GenesisPow is params.pow: difficulty_bits 0 (the default) turns it off.
+type GenesisPow struct {
+	DifficultyBits uint32 `json:"difficulty_bits"`
 }
 
 // GenesisAsset declares an asset; its supply is the sum of its genesis UTXOs.

@@ -18,11 +18,17 @@ type InitialValidator struct {
 
 // applyGenesis validates g completely and writes it to kv. On error nothing
 // is worth keeping: the caller discards the working tree.
-func applyGenesis(kv KV, chainID string, g *Genesis, vals []InitialValidator) error {
+func applyGenesis(kv KV, chainID string, g *Genesis, vals []InitialValidator, hasModule func(string) bool) error {
 	if chainID == "" {
 		return fmt.Errorf("genesis: empty chain id")
 	}
 	params := genesisParams(g.Params)
+	if err := validateModuleList(params.Modules, hasModule); err != nil {
+		return fmt.Errorf("genesis params: validation.modules: %w", err)
+	}
+	if params.PowDifficultyBits > MaxPowBits {
+		return fmt.Errorf("genesis params: pow.difficulty_bits %d: at most %d", params.PowDifficultyBits, MaxPowBits)
+	}
 	if err := kv.Set([]byte(keyChainID), []byte(chainID)); err != nil {
 		return err
 	}
@@ -119,6 +125,12 @@ func genesisParams(p *GenesisParams) Params {
 		if f.v != 0 {
 			*f.dst = f.v
 		}
+	}
+	if p.Validation != nil {
+		params.Modules = p.Validation.Modules
+	}
+	if p.Pow != nil {
+		params.PowDifficultyBits = p.Pow.DifficultyBits
 	}
 	return params
 }

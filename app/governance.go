@@ -23,15 +23,29 @@ type actionRule struct {
 	check func(r Reader, blk *blockContext, params Params) (apply func(KV) error, target string, err error)
 }
 
-func checkAction(r Reader, tx *Tx, params Params, s *signers, blk *blockContext) (*execution, error) {
+func checkAction(r Reader, tx *Tx, params Params, blk *blockContext) (*execution, error) {
 	rule := ruleFor(tx.Body.Action)
-	ex := &execution{tx: tx, id: tx.ID()}
-	if keys, ok := tx.Body.Action.(*SetAccountKeys); ok && selfSigned(s, keys.Name) {
-		// An account rotating its own keys needs only its own threshold.
-	} else {
+	apply, target, err := rule.check(r, blk, params)
+	if err != nil {
+		return nil, err
+	}
+	ex := &execution{tx: tx, id: tx.ID(), apply: apply}
+	ex.authorize = func() error {
+		s, err := resolveSigners(r, tx)
+		if err != nil {
+			return err
+		}
+		attrs := []Attribute{{Key: "txid", Value: ex.id.String()}, {Key: "action", Value: rule.name}, {Key: "target", Value: target}}
+		for _, a := range s.approving {
+			attrs = append(attrs, Attribute{Key: "approver", Value: a.Name})
+		}
+		ex.events = []Event{{Type: "governance", Attributes: attrs}}
+		if keys, ok := tx.Body.Action.(*SetAccountKeys); ok && selfSigned(s, keys.Name) {
+			return nil // an account rotating its own keys needs only its own threshold
+		}
 		approvers, roles, err := s.approvers(r)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		perms := []policy.Permission{rule.perm}
 		if reg, ok := tx.Body.Action.(*RegisterAccount); ok && len(reg.Account.Grants) > 0 {
@@ -40,20 +54,11 @@ func checkAction(r Reader, tx *Tx, params Params, s *signers, blk *blockContext)
 		}
 		for _, perm := range perms {
 			if err := policy.CheckApproval(roles, approvers, perm, params.GovernanceThreshold, blk.height); err != nil {
-				return nil, rejectf(ErrNotApproved, "%s: %s", rule.name, policyReason(err))
+				return rejectf(ErrNotApproved, "%s: %s", rule.name, policyReason(err))
 			}
 		}
+		return nil
 	}
-	apply, target, err := rule.check(r, blk, params)
-	if err != nil {
-		return nil, err
-	}
-	ex.apply = apply
-	attrs := []Attribute{{Key: "txid", Value: ex.id.String()}, {Key: "action", Value: rule.name}, {Key: "target", Value: target}}
-	for _, a := range s.approving {
-		attrs = append(attrs, Attribute{Key: "approver", Value: a.Name})
-	}
-	ex.events = []Event{{Type: "governance", Attributes: attrs}}
 	return ex, nil
 }
 
@@ -430,6 +435,11 @@ func (a *SetParams) check(r Reader, blk *blockContext, _ Params) (func(KV) error
 		return nil, "", rejectf(ErrInvalidAction, "max_signatures %d is below governance_threshold %d", p.MaxSignatures, p.GovernanceThreshold)
 	case p.MinValidators == 0:
 		return nil, "", rejectf(ErrInvalidAction, "min_validators must be at least 1")
+	case p.PowDifficultyBits > MaxPowBits:
+		return nil, "", rejectf(ErrInvalidAction, "pow_difficulty_bits %d: at most %d", p.PowDifficultyBits, MaxPowBits)
+	}
+	if err := validateModuleList(p.Modules, func(name string) bool { return findModule(blk.modules, name) != nil }); err != nil {
+		return nil, "", rejectf(ErrInvalidAction, "modules: %v", err)
 	}
 	return func(kv KV) error { return kv.Set([]byte(keyParams), encodeParams(&p)) }, "params", nil
 }

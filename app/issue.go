@@ -9,8 +9,10 @@ import (
 // Minting and burning: the only ways supply changes. An asset's supply always
 // equals the sum of its unspent outputs.
 
-// checkMint: an approving signer that issues the asset, within its cap.
-func checkMint(r Reader, tx *Tx, s *signers, blk *blockContext) (*execution, error) {
+// checkMint: an approving signer that issues the asset, within its cap
+// (the cap and the signer are policy; recipient, asset and supply are the
+// ledger's).
+func checkMint(r Reader, tx *Tx, blk *blockContext) (*execution, error) {
 	m := tx.Body.Mint
 	if err := ValidateAccountName(m.To); err != nil {
 		return nil, err
@@ -35,38 +37,44 @@ func checkMint(r Reader, tx *Tx, s *signers, blk *blockContext) (*execution, err
 	if asset == nil {
 		return nil, rejectf(ErrUnknownAsset, "asset %s does not exist", m.Asset)
 	}
-	issuer, err := issuingSigner(r, s.approving, asset, policy.PermMint, blk.height)
-	if err != nil {
-		return nil, err
-	}
-	i := findIssuer(asset, issuer)
-	minted, ok := addAmount(asset.Issuers[i].Minted, m.Amount)
-	if !ok || minted > asset.Issuers[i].Cap {
-		return nil, rejectf(ErrCapExceeded, "%s may have %d of %s outstanding, has %d, mint of %d exceeds it", issuer, asset.Issuers[i].Cap, m.Asset, asset.Issuers[i].Minted, m.Amount)
-	}
 	supply, ok := addAmount(asset.Supply, m.Amount)
 	if !ok {
 		return nil, rejectf(ErrOverflow, "supply of %s would exceed 2^64-1", m.Asset)
 	}
-	if err := checkNotPaused(r, []string{m.Asset}, blk.height); err != nil {
-		return nil, err
-	}
 	id := tx.ID()
-	apply := func(kv KV) error {
-		asset.Issuers[i].Minted, asset.Supply = minted, supply
+	var issuer string // chosen by the policy rules below
+	var minted uint64
+	authorize := func() error {
+		s, err := resolveSigners(r, tx)
+		if err != nil {
+			return err
+		}
+		if issuer, err = issuingSigner(r, s.approving, asset, policy.PermMint, blk.height); err != nil {
+			return err
+		}
+		iss := asset.Issuers[findIssuer(asset, issuer)]
+		var ok bool
+		if minted, ok = addAmount(iss.Minted, m.Amount); !ok || minted > iss.Cap {
+			return rejectf(ErrCapExceeded, "%s may have %d of %s outstanding, has %d, mint of %d exceeds it", issuer, iss.Cap, m.Asset, iss.Minted, m.Amount)
+		}
+		return checkNotPaused(r, []string{m.Asset}, blk.height)
+	}
+	ex := &execution{tx: tx, id: id, authorize: authorize}
+	ex.apply = func(kv KV) error {
+		asset.Issuers[findIssuer(asset, issuer)].Minted, asset.Supply = minted, supply
 		if err := saveAsset(kv, asset); err != nil {
 			return err
 		}
 		if err := addUTXO(kv, Outpoint{TxID: id, Index: 0}, Output{Owner: m.To, Asset: m.Asset, Amount: m.Amount}); err != nil {
 			return err
 		}
+		ex.events = []Event{{Type: "mint", Attributes: []Attribute{
+			{Key: "txid", Value: id.String()}, {Key: "issuer", Value: issuer}, {Key: "recipient", Value: m.To},
+			{Key: "asset", Value: m.Asset}, {Key: "amount", Value: strconv.FormatUint(m.Amount, 10)},
+		}}}
 		return adjustBalance(kv, m.To, m.Asset, m.Amount, 0)
 	}
-	events := []Event{{Type: "mint", Attributes: []Attribute{
-		{Key: "txid", Value: id.String()}, {Key: "issuer", Value: issuer}, {Key: "recipient", Value: m.To},
-		{Key: "asset", Value: m.Asset}, {Key: "amount", Value: strconv.FormatUint(m.Amount, 10)},
-	}}}
-	return &execution{tx: tx, id: id, apply: apply, events: events}, nil
+	return ex, nil
 }
 
 // checkBurn: coins of one owner, who issues the asset, signed to its threshold.
@@ -104,14 +112,7 @@ func checkBurn(r Reader, tx *Tx, params Params, spent SpentFunc, blk *blockConte
 	if total < b.Amount {
 		return nil, rejectf(ErrUnbalanced, "inputs hold %d of %s, burn of %d", total, b.Asset, b.Amount)
 	}
-	if err := c.checkSignatures(r); err != nil {
-		return nil, err
-	}
 	owner := c.owners[0]
-	acct, err := loadAccount(r, owner)
-	if err != nil {
-		return nil, err
-	}
 	asset, err := loadAsset(r, b.Asset)
 	if err != nil {
 		return nil, err
@@ -119,11 +120,14 @@ func checkBurn(r Reader, tx *Tx, params Params, spent SpentFunc, blk *blockConte
 	if asset == nil {
 		return nil, rejectf(ErrUnknownAsset, "asset %s does not exist", b.Asset)
 	}
-	if _, err := issuingSigner(r, []*Account{acct}, asset, policy.PermBurn, blk.height); err != nil {
-		return nil, err
-	}
-	if err := checkNotPaused(r, []string{b.Asset}, blk.height); err != nil {
-		return nil, err
+	authorize := func() error {
+		if err := c.checkSignatures(r); err != nil {
+			return err
+		}
+		if _, err := issuingSigner(r, c.ownerAccts, asset, policy.PermBurn, blk.height); err != nil {
+			return err
+		}
+		return checkNotPaused(r, []string{b.Asset}, blk.height)
 	}
 	change := total - b.Amount
 	apply := func(kv KV) error {
@@ -149,7 +153,7 @@ func checkBurn(r Reader, tx *Tx, params Params, spent SpentFunc, blk *blockConte
 		{Key: "txid", Value: c.id.String()}, {Key: "issuer", Value: owner},
 		{Key: "asset", Value: b.Asset}, {Key: "amount", Value: strconv.FormatUint(b.Amount, 10)},
 	}}}
-	return &execution{tx: tx, id: c.id, apply: apply, events: events}, nil
+	return &execution{tx: tx, id: c.id, authorize: authorize, apply: apply, events: events}, nil
 }
 
 // issuingSigner returns the first of accounts (they are sorted) that is an

@@ -36,7 +36,7 @@ func TestMint(t *testing.T) {
 		want Code
 	}{
 		{"beyond the cap at once", f.mintTx(t, "m1", "GOLD", 1001, "iss"), CodeCapExceeded},
-		{"overflowing the cap", f.mintTx(t, "m1", "GOLD", math.MaxUint64, "iss"), CodeCapExceeded},
+		{"overflowing the supply (a ledger rule, checked before the cap)", f.mintTx(t, "m1", "GOLD", math.MaxUint64, "iss"), CodeOverflow},
 		{"up to the cap", f.mintTx(t, "m1", "GOLD", 1000, "iss"), CodeOK},
 		{"one more", f.mintTx(t, "m2", "GOLD", 1, "iss"), CodeCapExceeded},
 		{"another issuer's own cap", f.mintTx(t, "m2", "GOLD", 500, "iss2"), CodeOK},

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"reflect"
 	"sort"
 	"testing"
 
@@ -124,7 +125,7 @@ func TestQuery(t *testing.T) {
 		{name: "balance with invalid name", path: "/balance/Bob/USD", wantCode: CodeInvalidField},
 		{name: "balance with invalid asset", path: "/balance/bob/usd", wantCode: CodeInvalidField},
 		{name: "params", path: "/params", wantHeight: 2, wantKey: "params", check: func(t *testing.T, v []byte) {
-			if p, err := DecodeParams(v); err != nil || *p != DefaultParams() {
+			if p, err := DecodeParams(v); err != nil || !reflect.DeepEqual(*p, DefaultParams()) {
 				t.Errorf("params: got %+v (%v), want %+v", p, err, DefaultParams())
 			}
 		}},

@@ -72,11 +72,17 @@ type Params struct {
 	GovernanceThreshold uint32
 	// MinValidators is the fewest validators a validator change may leave.
 	MinValidators uint32
+	// Modules are the validation modules every transaction passes, in order.
+	Modules []string
+	// PowDifficultyBits is how many leading zero bits the proof-of-work
+	// stamp needs; 0 turns the pow module's check off.
+	PowDifficultyBits uint32
 }
 
 // DefaultParams are the limits used when genesis names none.
 func DefaultParams() Params {
-	return Params{MaxTxBytes: 64 << 10, MaxInputs: 256, MaxOutputs: 256, MaxSignatures: 32, MaxMemoBytes: 256, GovernanceThreshold: 1, MinValidators: 1}
+	return Params{MaxTxBytes: 64 << 10, MaxInputs: 256, MaxOutputs: 256, MaxSignatures: 32, MaxMemoBytes: 256, GovernanceThreshold: 1, MinValidators: 1,
+		Modules: DefaultModuleOrder()}
 }
 
 // Validator is the ledger's record of one genesis or governance validator.
@@ -237,6 +243,8 @@ func encodeParamsTo(e *encoder, p *Params) {
 			e.uint(i, uint64(*v))
 		}
 	}
+	e.repeatedString(8, p.Modules)
+	e.uint(9, uint64(p.PowDifficultyBits))
 }
 
 // fields lists the params by field number, for the codec.
@@ -250,7 +258,16 @@ func DecodeParams(b []byte) (*Params, error) {
 	p := &Params{}
 	fields := p.fields()
 	err := decodeFields(b, func(d *decoder, num int) (err error) {
-		if num >= len(fields) || fields[num] == nil {
+		switch {
+		case num == 8:
+			var m string
+			m, err = d.string("params.modules")
+			p.Modules = append(p.Modules, m)
+			return err
+		case num == 9:
+			p.PowDifficultyBits, err = d.uint32("params.pow_difficulty_bits")
+			return err
+		case num >= len(fields) || fields[num] == nil:
 			return unknownField("Params", num)
 		}
 		*fields[num], err = d.uint32(fmt.Sprintf("params.%d", num))

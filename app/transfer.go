@@ -44,22 +44,22 @@ func checkTransfer(r Reader, tx *Tx, params Params, spent SpentFunc, blk *blockC
 	if err := c.checkBalanced(); err != nil {
 		return nil, err
 	}
-	if err := c.checkSignatures(r); err != nil {
-		return nil, err
-	}
-	for _, acct := range c.ownerAccts {
-		ok, err := hasPermission(r, acct, policy.PermTransfer, blk.height)
-		if err != nil {
-			return nil, err
+	authorize := func() error {
+		if err := c.checkSignatures(r); err != nil {
+			return err
 		}
-		if !ok {
-			return nil, rejectf(ErrNotPermitted, "%s holds no role with the transfer permission", acct.Name)
+		for _, acct := range c.ownerAccts {
+			ok, err := hasPermission(r, acct, policy.PermTransfer, blk.height)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return rejectf(ErrNotPermitted, "%s holds no role with the transfer permission", acct.Name)
+			}
 		}
+		return checkNotPaused(r, c.assets, blk.height)
 	}
-	if err := checkNotPaused(r, c.assets, blk.height); err != nil {
-		return nil, err
-	}
-	return &execution{tx: tx, id: c.id, apply: c.apply, events: c.events()}, nil
+	return &execution{tx: tx, id: c.id, authorize: authorize, apply: c.apply, events: c.events()}, nil
 }
 
 func (c *checkedTransfer) checkOutputs(r Reader) error {
@@ -153,17 +153,13 @@ func (c *checkedTransfer) checkBalanced() error {
 	return nil
 }
 
-// checkSignatures verifies every signature and then each input owner's
-// threshold. Every signature must belong to some input owner: otherwise
+// checkSignatures checks each input owner's threshold (the signature
+// module verifies the signatures themselves). Every signature must belong to some input owner: otherwise
 // anyone could pad a transaction with extra bytes.
 func (c *checkedTransfer) checkSignatures(r Reader) error {
-	sigs := c.tx.Signatures
+	sigs := c.tx.Signatures // DecodeTx refused a key that signs twice
 	used := make([]bool, len(sigs))
-	for i := range sigs { // DecodeTx already refused a key that signs twice
-		if err := verifySignature(sigs[i], c.tx.BodyBytes); err != nil {
-			return rejectf(ErrInvalidSignature, "signature %d: %v", i, err)
-		}
-	}
+	c.ownerAccts = c.ownerAccts[:0]
 	for _, owner := range c.owners {
 		acct, err := loadAccount(r, owner)
 		if err != nil {

@@ -78,7 +78,7 @@ func TestTransferRules(t *testing.T) {
 		{"forged signature", flipSig(signTx(t, valid, f.alice)), CodeInvalidSignature},
 		{"same key twice", twice(t, signTx(t, valid, f.alice)), CodeMalformed},
 		{"signatures out of order", reversed(t, signTx(t, carolBody, f.carol1, f.carol2)), CodeMalformed},
-		{"pow nonce without pow", withNonce(t, signTx(t, valid, f.alice)), CodeMalformed},
+		{"pow nonce without pow", withNonce(t, signTx(t, valid, f.alice)), CodePoW},
 		{"memo not utf-8", signTx(t, badMemo, f.alice), CodeInvalidField},
 		{"extra unrelated signer", signTx(t, valid, f.alice, f.bob), CodeUnexpectedSigner},
 		{"multisig 1 of 3 below threshold 2", signTx(t, carolBody, f.carol1), CodeThresholdNotMet},

@@ -224,15 +224,12 @@ func DecodeTx(b []byte) (*Tx, error) {
 		return nil, rejectf(ErrInvalidField, "memo is not valid UTF-8")
 	}
 	// Nothing outside the body may be changeable by a relayer: the
-	// signatures must come in one order, and the proof-of-work stamp is
-	// reserved until a chain enables it.
+	// signatures must come in one order (and the pow module refuses a
+	// nonce on a chain that needs none).
 	for i := 1; i < len(tx.Signatures); i++ {
 		if compareSigners(tx.Signatures[i-1], tx.Signatures[i]) >= 0 {
 			return nil, rejectf(ErrMalformed, "signatures must be ordered by key type, then public key, each key once")
 		}
-	}
-	if tx.PowNonce != 0 {
-		return nil, rejectf(ErrMalformed, "pow_nonce is set but this chain requires no proof of work")
 	}
 	return tx, nil
 }
