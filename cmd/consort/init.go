@@ -23,6 +23,7 @@ type initOptions struct {
 	accounts      []string // the first one issues every asset
 	admins        []string // accounts with the admin role (default: the first account)
 	govThreshold  uint32   // organisations whose admins must approve governance (default 1)
+	powBits       uint32   // pow.difficulty_bits: leading zero bits of the stamp (0 = off)
 	assets        []string // ID:DECIMALS
 	funds         []string // ACCOUNT=ASSET:AMOUNT
 	rpcListen     string
@@ -79,6 +80,7 @@ Example:
 	f.StringSliceVar(&o.accounts, "accounts", []string{"admin"}, "accounts to register; the first issues every asset")
 	f.StringSliceVar(&o.admins, "admins", nil, "accounts that hold the admin role (default: the first account)")
 	f.Uint32Var(&o.govThreshold, "gov-threshold", 1, "how many organisations' admins must approve a governance action")
+	f.Uint32Var(&o.powBits, "pow-bits", 0, "proof-of-work stamp every transaction needs, in leading zero bits (0 = off)")
 	f.StringArrayVar(&o.assets, "asset", nil, "asset to declare as ID:DECIMALS, e.g. USD:2 (repeatable)")
 	f.StringArrayVar(&o.funds, "fund", nil, "genesis coin as ACCOUNT=ASSET:AMOUNT, e.g. alice=USD:1000.00 (repeatable)")
 	addListenFlags(f, &o)
@@ -134,7 +136,10 @@ func buildGenesis(kr *keyring.Keyring, o initOptions) (*app.Genesis, error) {
 	if len(o.accounts) == 0 {
 		return nil, fmt.Errorf("--accounts: at least one account is needed")
 	}
-	g := &app.Genesis{Params: &app.GenesisParams{GovernanceThreshold: o.govThreshold}}
+	g := &app.Genesis{Params: &app.GenesisParams{GovernanceThreshold: o.govThreshold, Pow: &app.GenesisPow{DifficultyBits: o.powBits}}}
+	if o.powBits > app.MaxPowBits {
+		return nil, fmt.Errorf("--pow-bits %d: at most %d", o.powBits, app.MaxPowBits)
+	}
 	issuer := o.accounts[0]
 	admins := o.admins
 	if len(admins) == 0 {

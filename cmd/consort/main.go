@@ -23,6 +23,7 @@ type globals struct {
 	home   string
 	node   string
 	output string
+	noPow  bool // tx commands: skip mining the proof-of-work stamp
 	stdout io.Writer
 	stderr io.Writer
 }
@@ -65,6 +66,7 @@ Read a balance:                             consort query balance bob --asset US
 	root.AddCommand(
 		newInitCmd(g), newStartCmd(g), newABCIServerCmd(g), newKeysCmd(g),
 		newTxCmd(g), newQueryCmd(g), newStatusCmd(g),
+		newTestnetCmd(g),
 	)
 	return root
 }

@@ -158,10 +158,10 @@ func newQueryCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := paramsJSON{p.MaxTxBytes, p.MaxInputs, p.MaxOutputs, p.MaxSignatures, p.MaxMemoBytes, p.GovernanceThreshold, p.MinValidators}
+			out := paramsJSON{p.MaxTxBytes, p.MaxInputs, p.MaxOutputs, p.MaxSignatures, p.MaxMemoBytes, p.GovernanceThreshold, p.MinValidators, p.Modules, p.PowDifficultyBits}
 			return g.print(out, func(w io.Writer) {
-				fmt.Fprintf(w, "max_tx_bytes:         %d\nmax_inputs:           %d\nmax_outputs:          %d\nmax_signatures:       %d\nmax_memo_bytes:       %d\ngovernance_threshold: %d\nmin_validators:       %d\n",
-					p.MaxTxBytes, p.MaxInputs, p.MaxOutputs, p.MaxSignatures, p.MaxMemoBytes, p.GovernanceThreshold, p.MinValidators)
+				fmt.Fprintf(w, "max_tx_bytes:         %d\nmax_inputs:           %d\nmax_outputs:          %d\nmax_signatures:       %d\nmax_memo_bytes:       %d\ngovernance_threshold: %d\nmin_validators:       %d\nmodules:              %s\npow_difficulty_bits:  %d\n",
+					p.MaxTxBytes, p.MaxInputs, p.MaxOutputs, p.MaxSignatures, p.MaxMemoBytes, p.GovernanceThreshold, p.MinValidators, strings.Join(p.Modules, ", "), p.PowDifficultyBits)
 			})
 		},
 	}
@@ -244,6 +244,9 @@ type paramsJSON struct {
 	// GovernanceThreshold is how many organisations' admins must approve a governance action.
 	GovernanceThreshold uint32 `json:"governance_threshold"`
 	MinValidators       uint32 `json:"min_validators"`
+	// Modules are the validation modules every transaction passes, in order.
+	Modules           []string `json:"modules"`
+	PowDifficultyBits uint32   `json:"pow_difficulty_bits"`
 }
 
 type roleJSON struct {

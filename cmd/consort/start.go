@@ -16,6 +16,7 @@ import (
 
 type startOptions struct {
 	dev       bool
+	powBits   uint32
 	listen    initOptions // only the listen fields and timeoutCommit are used
 	logLevel  string
 	mempool   abci.Config
@@ -54,6 +55,7 @@ Listen addresses given here override the home's config for this run.`,
 				dev := devOptions()
 				dev.rpcListen, dev.p2pListen, dev.metricsListen = o.listen.rpcListen, o.listen.p2pListen, o.listen.metricsListen
 				dev.timeoutCommit = o.listen.timeoutCommit
+				dev.powBits = o.powBits
 				if _, err := initHome(g.home, dev); err != nil {
 					return fmt.Errorf("create dev chain: %w", err)
 				}
@@ -71,6 +73,7 @@ Listen addresses given here override the home's config for this run.`,
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.dev, "dev", false, "create the one-validator dev chain in --home if it does not exist")
+	f.Uint32Var(&o.powBits, "pow-bits", 0, "with --dev, for a new chain: proof-of-work stamp every transaction needs, in leading zero bits")
 	addListenFlags(f, &o.listen)
 	f.StringVar(&o.logLevel, "log-level", "info", "log level for the app and CometBFT: debug, info, warn or error")
 	addMempoolFlags(f, &o.mempool)

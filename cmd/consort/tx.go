@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -42,6 +43,7 @@ of other organisations add their signatures with 'consort tx sign FILE
 --from KEY', and 'consort tx broadcast FILE' submits it. --generate-only
 prints the unsigned file.`,
 	}
+	cmd.PersistentFlags().BoolVar(&g.noPow, "no-pow", false, "do not mine the proof-of-work stamp the chain asks for (to test rejections)")
 	cmd.AddCommand(newTxSendCmd(g), newTxSignCmd(g), newTxBroadcastCmd(g),
 		newTxMintCmd(g), newTxBurnCmd(g), newTxPauseCmd(g), newTxUnpauseCmd(g),
 		newTxRoleCmd(g), newTxAccountCmd(g), newTxAssetCmd(g),
@@ -176,6 +178,21 @@ func newTxBroadcastCmd(g *globals) *cobra.Command {
 
 // broadcast submits, prints the result and fails when the ledger rejected it.
 func (g *globals) broadcast(cmd *cobra.Command, c *client.Client, txBytes []byte, async bool) error {
+	if !g.noPow {
+		// The stamp is outside the body and the signatures: mine it last.
+		tx, err := app.DecodeTx(txBytes)
+		if err != nil {
+			return err
+		}
+		stamp, err := c.StampIfNeeded(cmd.Context(), tx)
+		if err != nil {
+			return err
+		}
+		if stamp != nil {
+			fmt.Fprintf(g.stderr, "mined a %d-bit proof-of-work stamp in %s (%d tries)\n", stamp.Bits, stamp.Took.Round(time.Millisecond), stamp.Tries)
+			txBytes = tx.Encode()
+		}
+	}
 	res, err := c.Broadcast(cmd.Context(), txBytes, !async)
 	if err != nil && !errors.Is(err, client.ErrCommitTimeout) {
 		return err

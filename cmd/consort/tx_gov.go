@@ -335,6 +335,8 @@ func newTxParamsCmd(g *globals) *cobra.Command {
 		value       uint32
 		field       func(p *app.Params) *uint32
 	}
+	var modules []string
+	var powBits uint32
 	params := []*param{
 		{flag: "governance-threshold", usage: "organisations whose admins must approve a governance action", field: func(p *app.Params) *uint32 { return &p.GovernanceThreshold }},
 		{flag: "min-validators", usage: "fewest validators a validator change may leave", field: func(p *app.Params) *uint32 { return &p.MinValidators }},
@@ -345,13 +347,16 @@ func newTxParamsCmd(g *globals) *cobra.Command {
 		{flag: "max-memo-bytes", usage: "longest memo", field: func(p *app.Params) *uint32 { return &p.MaxMemoBytes }},
 	}
 	set := &cobra.Command{
-		Use:   "set [--governance-threshold N] [--min-validators N] [--max-tx-bytes N] ...",
+		Use:   "set [--governance-threshold N] [--min-validators N] [--max-tx-bytes N] [--modules a,b,c] [--pow-bits N] ...",
 		Short: "Change some params; the others keep their current values",
 		Long: `set starts from the params the node reports now and changes those given.
-The change applies from the block after the one that commits it.`,
+The change applies to every transaction after the one that makes it, from
+the same block on. --modules sets the validation modules and their order
+(signature and policy are required; pow is the proof-of-work stamp, whose
+difficulty --pow-bits sets: 0 turns it off).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			changed := false
+			changed := cmd.Flags().Changed("modules") || cmd.Flags().Changed("pow-bits")
 			for _, p := range params {
 				changed = changed || cmd.Flags().Changed(p.flag)
 				if cmd.Flags().Changed(p.flag) && p.value == 0 {
@@ -359,7 +364,7 @@ The change applies from the block after the one that commits it.`,
 				}
 			}
 			if !changed {
-				return fmt.Errorf("nothing to change: give at least one of --governance-threshold, --min-validators, --max-tx-bytes, --max-inputs, --max-outputs, --max-signatures, --max-memo-bytes")
+				return fmt.Errorf("nothing to change: give at least one of --governance-threshold, --min-validators, --max-tx-bytes, --max-inputs, --max-outputs, --max-signatures, --max-memo-bytes, --modules, --pow-bits")
 			}
 			return g.runAction(cmd, o, func(ctx context.Context, c *client.Client) (app.Action, error) {
 				cur, err := c.Params(ctx)
@@ -372,11 +377,19 @@ The change applies from the block after the one that commits it.`,
 						*p.field(&next) = p.value
 					}
 				}
+				if cmd.Flags().Changed("modules") {
+					next.Modules = modules
+				}
+				if cmd.Flags().Changed("pow-bits") {
+					next.PowDifficultyBits = powBits
+				}
 				return &app.SetParams{Params: next}, nil
 			})
 		},
 	}
 	o.addFlags(set, "admin key that signs")
+	set.Flags().StringSliceVar(&modules, "modules", nil, "validation modules, in order, e.g. pow,signature,policy (default: unchanged)")
+	set.Flags().Uint32Var(&powBits, "pow-bits", 0, "proof-of-work difficulty in leading zero bits, 0 = off (default: unchanged)")
 	for _, p := range params {
 		set.Flags().Uint32Var(&p.value, p.flag, 0, p.usage+" (default: unchanged)")
 	}
