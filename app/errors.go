@@ -56,6 +56,10 @@ func (e *Error) Error() string { return e.msg }
 
 func newError(code Code, msg string) *Error { return &Error{Code: code, msg: msg} }
 
+// NewError makes a sentinel with its own code, for validation modules
+// outside this package; wrap it with %w to add detail.
+func NewError(code Code, msg string) *Error { return newError(code, msg) }
+
 // Sentinel errors, one per code.
 var (
 	ErrMalformed          = newError(CodeMalformed, "malformed transaction")
