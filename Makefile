@@ -20,7 +20,7 @@ run: build
 	$(BIN) start --dev --home $(HOME_DIR)
 
 ## test: what CI runs (.ci/run): vet, every package's tests, short fuzzing
-test: vet unit fuzz
+test: vet unit fuzz monitoring
 
 vet:
 	$(GO) vet ./...
@@ -40,3 +40,26 @@ fuzz-long: fuzz
 
 clean:
 	rm -rf bin
+
+## manifests: check the Dockerfile, .dockerignore, scripts/docker/compose.yml and
+## scripts/k8s without a Docker engine or a cluster (tools/manifests, its own
+## module). Installs docker-compose from Debian if it is missing (CI runs as root).
+.PHONY: manifests
+manifests:
+	@command -v docker-compose >/dev/null 2>&1 || { \
+		echo "installing docker-compose (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
+	cd tools/manifests && $(GO) test -count=1 -timeout 10m ./...
+
+## monitoring: check scripts/monitoring's alert rules and run their unit tests
+## with promtool, installing it (Debian package prometheus) if it is missing
+PROMTOOL ?= promtool
+.PHONY: monitoring
+monitoring:
+	@command -v $(PROMTOOL) >/dev/null 2>&1 || { \
+		echo "$(PROMTOOL) not found: installing the Debian package prometheus"; \
+		SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+	$(PROMTOOL) check rules scripts/monitoring/alerts.yml
+	$(PROMTOOL) test rules scripts/monitoring/alerts_test.yml

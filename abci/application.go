@@ -39,6 +39,8 @@ type Application struct {
 	log      zerolog.Logger
 	limiter  *limiter
 	refusals refusalLog
+	metrics  *Metrics
+	gauges   ledgerGauges
 
 	// pending holds the inputs spent by transactions admitted to this node's
 	// mempool since the last commit, so two transactions spending one coin
@@ -51,11 +53,15 @@ type Application struct {
 var _ cmtabci.Application = (*Application)(nil)
 
 // New returns the ABCI application over a ledger.
-func New(cfg Config, ledger *app.App, logger zerolog.Logger) *Application {
-	return &Application{
+func New(cfg Config, ledger *app.App, logger zerolog.Logger, opts ...Option) *Application {
+	a := &Application{
 		ledger: ledger, log: logger, limiter: newLimiter(cfg.RateLimit, time.Now),
-		pending: map[app.Outpoint][32]byte{},
+		pending: map[app.Outpoint][32]byte{}, metrics: NopMetrics(),
 	}
+	for _, opt := range opts {
+		opt(a)
+	}
+	return a
 }
 
 // Info reports the last committed height and app hash, from which CometBFT's
@@ -85,12 +91,14 @@ func (a *Application) InitChain(_ context.Context, req *cmtabci.RequestInitChain
 		return nil, fmt.Errorf("init chain: %w", err)
 	}
 	a.log.Info().Str("chain_id", req.ChainId).Int("validators", len(vals)).Msg("genesis loaded")
+	a.observeGenesis(req.AppStateBytes)
 	return &cmtabci.ResponseInitChain{AppHash: hash}, nil
 }
 
 // CheckTx admits a transaction to the mempool if it is valid against the
 // last committed state and spends no input a pending transaction spends.
-func (a *Application) CheckTx(_ context.Context, req *cmtabci.RequestCheckTx) (*cmtabci.ResponseCheckTx, error) {
+func (a *Application) CheckTx(_ context.Context, req *cmtabci.RequestCheckTx) (res *cmtabci.ResponseCheckTx, _ error) {
+	defer a.metrics.checkTxDone(time.Now(), req, &res)
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	// Reservations are by the hash of the exact bytes: a re-check of the same
@@ -102,7 +110,7 @@ func (a *Application) CheckTx(_ context.Context, req *cmtabci.RequestCheckTx) (*
 	if req.Type == cmtabci.CheckTxType_New {
 		if decoded, err := app.DecodeTx(req.Tx); err == nil {
 			if sender := a.ledger.Sender(decoded); sender != "" && !a.limiter.allow(sender) {
-				return &cmtabci.ResponseCheckTx{Code: uint32(app.CodeRateLimited), Log: fmt.Sprintf("%v: %s sends faster than this node accepts; retry later", app.ErrRateLimited, sender), Codespace: Codespace}, nil
+				return &cmtabci.ResponseCheckTx{Code: uint32(app.CodeRateLimited), Log: fmt.Sprintf("%v: %s sends faster than this node accepts; retry later", app.ErrRateLimited, sender), Info: "mempool", Codespace: Codespace}, nil
 			}
 		}
 	}
@@ -115,7 +123,7 @@ func (a *Application) CheckTx(_ context.Context, req *cmtabci.RequestCheckTx) (*
 		if code == app.CodeInternal {
 			a.log.Error().Err(err).Msg("check tx")
 		}
-		return &cmtabci.ResponseCheckTx{Code: uint32(code), Log: err.Error(), Codespace: Codespace}, nil
+		return &cmtabci.ResponseCheckTx{Code: uint32(code), Log: err.Error(), Info: rejectedBy(app.ModuleOf(err)), Codespace: Codespace}, nil
 	}
 	for _, in := range tx.Body.Spends() {
 		a.pending[in] = self
@@ -161,11 +169,13 @@ func (a *Application) ProcessProposal(_ context.Context, req *cmtabci.RequestPro
 
 // FinalizeBlock executes a decided block.
 func (a *Application) FinalizeBlock(_ context.Context, req *cmtabci.RequestFinalizeBlock) (*cmtabci.ResponseFinalizeBlock, error) {
+	defer since(a.metrics.FinalizeBlockDuration, time.Now())
 	res, err := a.ledger.ExecuteBlock(req.Height, req.Txs)
 	if err != nil {
 		a.log.Error().Err(err).Int64("height", req.Height).Msg("cannot execute block; halting")
 		return nil, err
 	}
+	a.observeBlock(req.Txs, res.Txs)
 	resp := &cmtabci.ResponseFinalizeBlock{AppHash: res.AppHash, TxResults: make([]*cmtabci.ExecTxResult, len(res.Txs))}
 	for i, r := range res.Txs {
 		resp.TxResults[i] = execResult(r)
@@ -182,6 +192,7 @@ func (a *Application) FinalizeBlock(_ context.Context, req *cmtabci.RequestFinal
 // Commit saves the block's state and clears the mempool's spent inputs; the
 // recheck that follows re-reserves them for transactions still pending.
 func (a *Application) Commit(context.Context, *cmtabci.RequestCommit) (*cmtabci.ResponseCommit, error) {
+	defer since(a.metrics.CommitDuration, time.Now())
 	height, hash, err := a.ledger.Commit()
 	if err != nil {
 		a.log.Error().Err(err).Msg("commit failed; halting")
@@ -191,6 +202,7 @@ func (a *Application) Commit(context.Context, *cmtabci.RequestCommit) (*cmtabci.
 	a.pending = map[app.Outpoint][32]byte{}
 	a.mu.Unlock()
 	a.log.Debug().Int64("height", height).Hex("app_hash", hash).Msg("committed")
+	a.observeCommit(height)
 	return &cmtabci.ResponseCommit{}, nil
 }
 
@@ -241,6 +253,9 @@ const ProofOpType = "ics23:iavl"
 
 func execResult(r app.TxResult) *cmtabci.ExecTxResult {
 	res := &cmtabci.ExecTxResult{Code: uint32(r.Code), Log: r.Log, Codespace: Codespace}
+	if r.Code != app.CodeOK {
+		res.Info = rejectedBy(r.Module)
+	}
 	if r.TxID != (app.TxID{}) {
 		res.Data = idBytes(r.TxID)
 		res.Events = append(res.Events, cmtabci.Event{Type: "consort", Attributes: []cmtabci.EventAttribute{
@@ -278,4 +293,14 @@ func (l *refusalLog) first(id string, now time.Time) bool {
 	}
 	l.last[id] = now
 	return true
+}
+
+// rejectedBy is the Info of a rejected transaction's result: which part of
+// the ledger refused it, "module:NAME" for a validation module or "ledger"
+// for the ledger's own rules.
+func rejectedBy(module string) string {
+	if module == "" {
+		return "ledger"
+	}
+	return "module:" + module
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -102,12 +103,21 @@ func runNode(ctx context.Context, g *globals, conf *cmtcfg.Config, mempool abci.
 	}
 	defer store.Close()
 	ledger := app.New(store)
-	n, err := consensus.NewNode(ctx, conf, abci.New(mempool, ledger, logger.With().Str("module", "consort").Logger()), logger)
+	// CometBFT records its metrics in Prometheus's default registry; consort's
+	// go there too, and one listener serves both with /healthz and /readyz.
+	metrics := abci.NopMetrics()
+	if conf.Instrumentation.Prometheus {
+		if metrics, err = abci.PrometheusMetrics(prometheus.DefaultRegisterer); err != nil {
+			return err
+		}
+	}
+	health := consensus.NewHealth(consensus.MoveMetricsListener(conf), prometheus.DefaultGatherer, logger)
+	n, err := consensus.NewNode(ctx, conf, abci.New(mempool, ledger, logger.With().Str("module", "consort").Logger(), abci.WithMetrics(metrics)), logger)
 	if err != nil {
 		return err
 	}
 	printDevBanner(g.stdout, g.home, n.GenesisDoc().ChainID, rpcURL(conf.RPC.ListenAddress))
-	return consensus.Run(ctx, n)
+	return health.Run(ctx, n)
 }
 
 func newABCIServerCmd(g *globals) *cobra.Command {
