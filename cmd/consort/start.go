@@ -69,7 +69,7 @@ Listen addresses given here override the home's config for this run.`,
 			if err := validateMempool(o.mempool); err != nil {
 				return err
 			}
-			return runNode(cmd.Context(), g, conf, o.mempool, logger)
+			return runNode(cmd.Context(), g, conf, o.mempool, o.dev, logger)
 		},
 	}
 	f := cmd.Flags()
@@ -96,7 +96,7 @@ func applyListenOverrides(conf *cmtcfg.Config, o initOptions) {
 
 // runNode opens the ledger, starts CometBFT in-process with it and runs
 // until ctx is cancelled. The state is closed after the node has stopped.
-func runNode(ctx context.Context, g *globals, conf *cmtcfg.Config, mempool abci.Config, logger zerolog.Logger) error {
+func runNode(ctx context.Context, g *globals, conf *cmtcfg.Config, mempool abci.Config, dev bool, logger zerolog.Logger) error {
 	store, err := app.OpenStore(appDataDir(g.home), app.DefaultStoreConfig())
 	if err != nil {
 		return err
@@ -116,7 +116,11 @@ func runNode(ctx context.Context, g *globals, conf *cmtcfg.Config, mempool abci.
 	if err != nil {
 		return err
 	}
-	printDevBanner(g.stdout, g.home, n.GenesisDoc().ChainID, rpcURL(conf.RPC.ListenAddress))
+	if dev {
+		printDevBanner(g.stdout, g.home, n.GenesisDoc().ChainID, rpcURL(conf.RPC.ListenAddress))
+	} else {
+		fmt.Fprintf(g.stdout, "consort node\n  home:     %s\n  chain id: %s\n  rpc:      %s\n", g.home, n.GenesisDoc().ChainID, rpcURL(conf.RPC.ListenAddress))
+	}
 	return health.Run(ctx, n)
 }
 
