@@ -61,7 +61,12 @@ func (a *App) InitChain(chainID string, initialHeight int64, appState []byte, va
 		return nil, err
 	}
 	a.store.Discard()
-	if err := applyGenesis(a.store.Working(), chainID, g, vals, a.hasModule); err != nil {
+	kv := &countingKV{KV: a.store.Working()}
+	if err := applyGenesis(kv, chainID, g, vals, a.hasModule); err != nil {
+		a.store.Discard()
+		return nil, err
+	}
+	if err := kv.flush(); err != nil {
 		a.store.Discard()
 		return nil, err
 	}
@@ -126,7 +131,7 @@ func (a *App) ExecuteBlock(height int64, txs [][]byte) (*BlockResult, error) {
 	if want := a.store.WorkingVersion(); height != want {
 		return nil, fmt.Errorf("execute block %d: state expects block %d", height, want)
 	}
-	working := a.store.Working()
+	working := &countingKV{KV: a.store.Working()}
 	blk := &blockContext{height: height, modules: a.modules}
 	res := &BlockResult{Txs: make([]TxResult, len(txs))}
 	for i, txBytes := range txs {
@@ -146,6 +151,9 @@ func (a *App) ExecuteBlock(height int64, txs [][]byte) (*BlockResult, error) {
 		if tx, derr := DecodeTx(txBytes); derr == nil {
 			res.Txs[i].TxID = tx.ID()
 		}
+	}
+	if err := working.flush(); err != nil {
+		return nil, fmt.Errorf("block %d: stats: %w", height, err)
 	}
 	for _, u := range blk.netUpdates {
 		res.ValidatorUpdates = append(res.ValidatorUpdates, ValidatorUpdate{PublicKey: []byte(u.Key), Power: u.Power})

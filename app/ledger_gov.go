@@ -14,6 +14,9 @@ func saveNewAccount(kv KV, a *Account) error {
 	if err := saveAccount(kv, a); err != nil {
 		return err
 	}
+	if c, ok := kv.(interface{ accountCreated() }); ok {
+		c.accountCreated()
+	}
 	for _, k := range a.Keys {
 		if err := indexKey(kv, k, a.Name, true); err != nil {
 			return err

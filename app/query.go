@@ -42,6 +42,7 @@ type UTXOEntry struct {
 //	/balance/NAME/ASSET    Balance (absent = 0)
 //	/params                Params
 //	/validators            ValidatorSet
+//	/stats                 Stats (unspent outputs, accounts)
 //	/role/NAME             Role
 //	/node/ID               allowlist marker (absent: not allowed)
 //	/pause/ASSET or /pause/*  Pause (absent: not paused)
@@ -90,6 +91,8 @@ func (a *App) Query(path string, height int64, prove bool) (*QueryResult, error)
 		key = []byte(keyParams)
 	case len(parts) == 1 && parts[0] == "validators":
 		key = []byte(keyValidators)
+	case len(parts) == 1 && parts[0] == "stats":
+		key = []byte(keyStats)
 	case len(parts) == 2 && parts[0] == "role":
 		key = roleKey(parts[1])
 	case len(parts) == 2 && parts[0] == "node":
@@ -111,7 +114,7 @@ func (a *App) Query(path string, height int64, prove bool) (*QueryResult, error)
 		}
 		return queryUTXOs(tree, parts[1], asset)
 	default:
-		return nil, rejectf(ErrInvalidField, "unknown query path %s; want /account/NAME, /asset/ID, /balance/NAME/ASSET, /params, /utxos/NAME[/ASSET], /validators, /role/NAME, /node/ID or /pause/ASSET|*", quote(path))
+		return nil, rejectf(ErrInvalidField, "unknown query path %s; want /account/NAME, /asset/ID, /balance/NAME/ASSET, /params, /utxos/NAME[/ASSET], /validators, /stats, /role/NAME, /node/ID or /pause/ASSET|*", quote(path))
 	}
 	value, err := tree.Get(key)
 	if err != nil {

@@ -67,6 +67,7 @@ Read a balance:                             consort query balance bob --asset US
 		newInitCmd(g), newStartCmd(g), newABCIServerCmd(g), newKeysCmd(g),
 		newTxCmd(g), newQueryCmd(g), newStatusCmd(g),
 		newTestnetCmd(g),
+		newAuditCmd(g),
 	)
 	return root
 }
