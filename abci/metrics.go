@@ -1,7 +1,6 @@
 package abci
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -71,6 +70,9 @@ type Metrics struct {
 	// Paused is 1 while a global pause is in force for the next block, else
 	// 0: consort_paused.
 	Paused prometheus.Gauge
+	// UTXOs and Accounts are the ledger's counts after the last commit.
+	UTXOs    prometheus.Gauge
+	Accounts prometheus.Gauge
 	// Height is the last height the ledger committed: consort_committed_height.
 	Height prometheus.Gauge
 }
@@ -102,6 +104,8 @@ func PrometheusMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m.CommitDuration = registered(reuse, m.CommitDuration)
 	m.Supply = registered(reuse, m.Supply)
 	m.Paused = registered(reuse, m.Paused)
+	m.UTXOs = registered(reuse, m.UTXOs)
+	m.Accounts = registered(reuse, m.Accounts)
 	m.Height = registered(reuse, m.Height)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("register consort metrics: %w", err)
@@ -135,8 +139,10 @@ func newMetrics() *Metrics {
 		CommitDuration:        histogram("commit_duration_seconds", "Time saving a block's state takes.", prometheus.ExponentialBuckets(0.001, 2, 14)),
 		Supply: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: MetricsNamespace, Name: "asset_supply",
 			Help: "Total supply of an asset in base units (exact below 2^53), for the assets minted, burned or created since the node started (and genesis assets on a node that ran genesis)."}, []string{"asset"}),
-		Paused: gauge("paused", "1 while a global pause is in force for the next block, else 0."),
-		Height: gauge("committed_height", "Last height the ledger committed."),
+		Paused:   gauge("paused", "1 while a global pause is in force for the next block, else 0."),
+		UTXOs:    gauge("utxos", "Unspent outputs after the last commit."),
+		Accounts: gauge("accounts", "Registered accounts after the last commit."),
+		Height:   gauge("committed_height", "Last height the ledger committed."),
 	}
 }
 
@@ -368,7 +374,8 @@ func (a *Application) observeCommit(height int64) {
 	if res, err := a.ledger.Query("/pause/*", 0, false); err != nil {
 		a.log.Debug().Err(err).Int64("height", height).Msg("metrics: cannot read the global pause")
 	} else if res != nil && res.Value != nil {
-		until, err := decodePauseUntil(res.Value)
+		p, err := app.DecodePause(res.Value)
+		until := p.Until
 		if err != nil {
 			a.log.Debug().Err(err).Int64("height", height).Msg("metrics: cannot decode the global pause")
 		}
@@ -378,37 +385,10 @@ func (a *Application) observeCommit(height int64) {
 		}
 	}
 	a.metrics.Paused.Set(paused)
-}
-
-// decodePauseUntil reads field 2 (int64 until) of a stored Pause record,
-// `Pause {asset = 1; int64 until = 2}` in docs/wire-format.md.
-func decodePauseUntil(b []byte) (int64, error) {
-	var until int64
-	for len(b) > 0 {
-		tag, n := binary.Uvarint(b)
-		if n <= 0 {
-			return 0, errors.New("pause record: bad field tag")
-		}
-		b = b[n:]
-		switch tag & 7 {
-		case 0: // varint
-			v, n := binary.Uvarint(b)
-			if n <= 0 {
-				return 0, errors.New("pause record: bad varint")
-			}
-			b = b[n:]
-			if tag>>3 == 2 {
-				until = int64(v)
-			}
-		case 2: // length-delimited
-			l, n := binary.Uvarint(b)
-			if n <= 0 || l > uint64(len(b)-n) {
-				return 0, errors.New("pause record: bad length")
-			}
-			b = b[n+int(l):]
-		default:
-			return 0, fmt.Errorf("pause record: unexpected wire type %d", tag&7)
-		}
+	if stats, err := app.LoadStats(a.ledger.Committed()); err != nil {
+		a.log.Debug().Err(err).Int64("height", height).Msg("metrics: cannot read the ledger's counts")
+	} else {
+		a.metrics.UTXOs.Set(float64(stats.UTXOs))
+		a.metrics.Accounts.Set(float64(stats.Accounts))
 	}
-	return until, nil
 }

@@ -175,6 +175,8 @@ func TestMetricsGenesisAndCommit(t *testing.T) {
 	want(t, "supply of USD after genesis", c.m.Supply.WithLabelValues("USD"), float64(c.genesisUSD))
 	want(t, "paused", c.m.Paused, 0)
 	want(t, "committed height", c.m.Height, 1)
+	want(t, "unspent outputs after genesis (alice's one coin)", c.m.UTXOs, 1)
+	want(t, "accounts after genesis (admin, alice, bob)", c.m.Accounts, 3)
 	if n := histogramCount(t, c.reg, "consort_finalize_block_duration_seconds"); n != 1 {
 		t.Errorf("finalize block observations: got %d, want 1", n)
 	}
@@ -360,9 +362,9 @@ func TestDecodePauseUntil(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := decodePauseUntil(tt.record)
-			if (err != nil) != tt.wantErr || got != tt.want {
-				t.Fatalf("got %d, %v; want %d, error %v", got, err, tt.want, tt.wantErr)
+			p, err := app.DecodePause(tt.record)
+			if (err != nil) != tt.wantErr || (err == nil && p.Until != tt.want) {
+				t.Fatalf("got %d, %v; want %d, error %v", p.Until, err, tt.want, tt.wantErr)
 			}
 		})
 	}

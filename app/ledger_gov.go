@@ -191,6 +191,14 @@ func encodePause(p policy.Pause) []byte {
 	return e.buf
 }
 
+// DecodePause parses a stored pause (the value of a /pause query); the
+// global pause names asset "*".
+func DecodePause(b []byte) (Pause, error) {
+	var p Pause
+	err := p.decode(b)
+	return p, err
+}
+
 // activePauses returns the pauses (global and of these assets) in force.
 func activePauses(r Reader, assets []string) ([]policy.Pause, error) {
 	var out []policy.Pause
