@@ -20,7 +20,7 @@ run: build
 	$(BIN) start --dev --home $(HOME_DIR)
 
 ## test: what CI runs (.ci/run): vet, every package's tests, short fuzzing
-test: vet unit fuzz monitoring
+test: vet unit fuzz monitoring manifests
 
 vet:
 	$(GO) vet ./...
@@ -47,8 +47,10 @@ clean:
 .PHONY: manifests
 manifests:
 	@command -v docker-compose >/dev/null 2>&1 || { \
-		echo "installing docker-compose (apt-get)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
+		echo "docker-compose not found: installing the Debian package docker-compose"; \
+		SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null; }
 	cd tools/manifests && $(GO) test -count=1 -timeout 10m ./...
 
 ## monitoring: check scripts/monitoring's alert rules and run their unit tests

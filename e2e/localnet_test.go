@@ -7,8 +7,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -156,6 +158,26 @@ func TestLocalnet(t *testing.T) {
 			}
 		}
 		t.Logf("app hash at height %d: %s", common, want)
+	})
+
+	t.Run("every node's metrics endpoint serves CometBFT's and consort's series", func(t *testing.T) {
+		for i := range nodes {
+			url := fmt.Sprintf("http://127.0.0.1:%d/metrics", ln.basePort+4+100*i)
+			resp, err := http.Get(url)
+			if err != nil {
+				t.Fatalf("node%d: %v", i, err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, series := range []string{"cometbft_consensus_height", `consort_txs_total{code="0",type="transfer"}`, "consort_utxos", "consort_asset_supply"} {
+				if !strings.Contains(string(body), series) {
+					t.Errorf("node%d %s: no %s series", i, url, series)
+				}
+			}
+		}
 	})
 }
 
