@@ -37,7 +37,7 @@ type execution struct {
 // all changes of a block together).
 type blockContext struct {
 	height     int64
-	modules    []Module // the modules this node has
+	modules    []Module                // the modules this node has
 	startSet   []policy.ValidatorPower // loaded at the first validator change
 	started    bool
 	valChanges []policy.ValidatorPower

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,15 +14,29 @@ import (
 	"github.com/consort-ledger/consort/abci"
 	"github.com/consort-ledger/consort/app"
 	"github.com/consort-ledger/consort/consensus"
+	"github.com/consort-ledger/consort/settings"
 )
 
 type startOptions struct {
 	dev       bool
 	powBits   uint32
 	listen    initOptions // only the listen fields and timeoutCommit are used
+	profile   string
 	logLevel  string
 	mempool   abci.Config
 	logFormat string
+}
+
+// settingFlags are the flags of start that set an app setting; given on the
+// command line, they override the settings file and the environment.
+func settingFlags() []struct{ flag, key string } {
+	return []struct{ flag, key string }{
+		{"log-level", "log.level"},
+		{"log-format", "log.format"},
+		{"metrics-laddr", "metrics.listen"},
+		{"rate-limit", "mempool.rate_limit"},
+		{"rate-burst", "mempool.rate_burst"},
+	}
 }
 
 func newStartCmd(g *globals) *cobra.Command {
@@ -36,16 +51,22 @@ chain id consort-dev, asset USD (2 decimals), accounts admin, alice and bob
 with keys in the home's keyring, alice holding 1,000,000.00 USD. An existing
 home is reused, so the same chain continues after a restart.
 
-Listen addresses given here override the home's config for this run.`,
+Listen addresses given here override the home's config for this run.
+
+App settings (log, metrics, mempool rate limits, signer, Vault) come from
+HOME/config/consort.toml if it exists, else the built-in defaults (the
+repository's config.toml documents them all), then the table of the profile
+chosen with --profile or CONSORT_PROFILE (local, testnet, mainnet; --dev
+uses local by default), then CONSORT_* environment variables, then the
+flags below. They are checked before anything starts: an unknown key, a bad
+value or a setting mainnet forbids stops start with a message naming it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.logFormat == "" {
-				o.logFormat = "json"
-				if o.dev {
-					o.logFormat = "console"
-				}
+			cfg, err := loadSettings(cmd, g.home, o)
+			if err != nil {
+				return err
 			}
-			logger, err := consensus.NewZerolog(g.stderr, o.logFormat, o.logLevel)
+			logger, err := consensus.NewZerolog(g.stderr, cfg.Log.Format, cfg.Log.Level)
 			if err != nil {
 				return err
 			}
@@ -66,31 +87,81 @@ Listen addresses given here override the home's config for this run.`,
 				return err
 			}
 			applyListenOverrides(conf, o.listen)
-			if err := validateMempool(o.mempool); err != nil {
+			if err := applyMetricsSettings(conf, &cfg, g.home); err != nil {
 				return err
 			}
-			return runNode(cmd.Context(), g, conf, o.mempool, o.dev, logger)
+			for _, w := range cfg.Warnings() {
+				logger.Warn().Str("module", "config").Msg(w)
+			}
+			mempool := abci.Config{RateLimit: abci.RateLimit{Rate: cfg.Mempool.RateLimit, Burst: cfg.Mempool.RateBurst}}
+			return runNode(cmd.Context(), g, conf, mempool, o.dev, logger)
 		},
 	}
 	f := cmd.Flags()
 	f.BoolVar(&o.dev, "dev", false, "create the one-validator dev chain in --home if it does not exist")
 	f.Uint32Var(&o.powBits, "pow-bits", 0, "with --dev, for a new chain: proof-of-work stamp every transaction needs, in leading zero bits")
+	f.StringVar(&o.profile, "profile", "", "settings profile: local, testnet or mainnet (default: $"+settings.EnvProfile+", else local with --dev, else none)")
 	addListenFlags(f, &o.listen)
-	f.StringVar(&o.logLevel, "log-level", "info", "log level for the app and CometBFT: debug, info, warn or error")
+	f.StringVar(&o.logLevel, "log-level", "", "log level for the app and CometBFT: debug, info, warn or error (overrides log.level; default info)")
 	addMempoolFlags(f, &o.mempool)
-	f.StringVar(&o.logFormat, "log-format", "", "log format: json or console (default: console with --dev, else json)")
+	f.StringVar(&o.logFormat, "log-format", "", "log format: json or console (overrides log.format; default json, console in the local profile)")
 	return cmd
 }
 
+// settingsFile is where a node home keeps its app settings.
+func settingsFile(home string) string {
+	return filepath.Join(home, cmtcfg.DefaultConfigDir, settings.FileName)
+}
+
+// loadSettings reads the app settings of home (file, profile, environment),
+// applies the setting flags given on the command line and validates the
+// result, before anything is started or created.
+func loadSettings(cmd *cobra.Command, home string, o startOptions) (settings.Config, error) {
+	src := settings.Source{File: settingsFile(home), Profile: o.profile}
+	if o.dev {
+		src.DefaultProfile = settings.ProfileLocal
+	}
+	cfg, err := settings.Load(src)
+	if err != nil {
+		return cfg, err
+	}
+	for _, sf := range settingFlags() {
+		if fl := cmd.Flags().Lookup(sf.flag); fl != nil && fl.Changed {
+			if err := cfg.Set(sf.key, fl.Value.String(), "--"+sf.flag); err != nil {
+				return cfg, err
+			}
+		}
+	}
+	return cfg, cfg.Validate()
+}
+
+// applyMetricsSettings serves metrics where metrics.listen says, or else
+// keeps the address in the home's config.toml; that address is then
+// judged like a setting (mainnet refuses a public one without
+// metrics.allow_public).
+func applyMetricsSettings(conf *cmtcfg.Config, cfg *settings.Config, home string) error {
+	if cfg.Metrics.Listen != "" {
+		conf.Instrumentation.PrometheusListenAddr = cfg.Metrics.Listen
+		return nil
+	}
+	if !conf.Instrumentation.Prometheus || conf.Instrumentation.PrometheusListenAddr == "" {
+		return nil
+	}
+	origin := "instrumentation.prometheus_listen_addr in " + filepath.Join(home, cmtcfg.DefaultConfigDir, cmtcfg.DefaultConfigFileName)
+	if err := cfg.Set("metrics.listen", conf.Instrumentation.PrometheusListenAddr, origin); err != nil {
+		return err
+	}
+	return cfg.Validate()
+}
+
+// applyListenOverrides applies --rpc-laddr and --p2p-laddr; the metrics
+// address is an app setting (applyMetricsSettings).
 func applyListenOverrides(conf *cmtcfg.Config, o initOptions) {
 	if o.rpcListen != "" {
 		conf.RPC.ListenAddress = o.rpcListen
 	}
 	if o.p2pListen != "" {
 		conf.P2P.ListenAddress = o.p2pListen
-	}
-	if o.metricsListen != "" {
-		conf.Instrumentation.PrometheusListenAddr = o.metricsListen
 	}
 }
 
