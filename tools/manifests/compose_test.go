@@ -3,7 +3,6 @@ package manifests
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -354,10 +353,6 @@ func checkDashboardDatasources(t *testing.T, uid string) {
 	t.Helper()
 	path := filepath.Join(repoRoot, "scripts", "monitoring", "dashboard.json")
 	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		t.Logf("%s does not exist yet: Grafana would start without the consort dashboard", path)
-		return
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,10 +411,6 @@ func checkAlertRules(t *testing.T) {
 	t.Helper()
 	path := filepath.Join(repoRoot, "scripts", "monitoring", "alerts.yml")
 	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		t.Logf("%s does not exist yet: Prometheus would not start without it", path)
-		return
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -457,7 +448,7 @@ func TestPrometheusConfigWithPromtool(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !fileExists(rules) {
-		t.Skipf("%s does not exist yet", rules)
+		t.Fatalf("%s is missing: Prometheus would not start without it", rules)
 	}
 	conf := string(readRepoFile(t, "scripts/docker/prometheus.yml"))
 	if !strings.Contains(conf, "/etc/prometheus/alerts.yml") {
