@@ -114,8 +114,8 @@ func FuzzDecodeTx(f *testing.F) {
 		if again.ID() != id {
 			t.Fatalf("ID after a second decode: got %s, want %s", again.ID(), id)
 		}
-		if tx.Body.Version != TxVersion || tx.Body.Transfer == nil {
-			t.Fatalf("accepted body version %d, transfer %v", tx.Body.Version, tx.Body.Transfer)
+		if tx.Body.Version != TxVersion || tx.Body.messages() != 1 {
+			t.Fatalf("accepted body version %d with %d messages, want version %d with one", tx.Body.Version, tx.Body.messages(), TxVersion)
 		}
 	})
 }
@@ -144,8 +144,8 @@ func FuzzCheckTx(f *testing.F) {
 		}
 		_, err := fx.app.Check(txBytes, nil)
 		code := CodeOf(err)
-		if err != nil && (code < CodeMalformed || code > CodeCapExceeded || code == CodeMempoolConflict || code == CodeNotFound || code == CodeRateLimited) {
-			t.Fatalf("Check: got code %d (%v), want a transaction code 1-28 other than %d, %d and %d", code, err, CodeMempoolConflict, CodeNotFound, CodeRateLimited)
+		if err != nil && (code < CodeMalformed || code > CodePoW || code == CodeMempoolConflict || code == CodeNotFound || code == CodeRateLimited) {
+			t.Fatalf("Check: got code %d (%v), want a transaction code 1-%d other than %d, %d and %d", code, err, CodePoW, CodeMempoolConflict, CodeNotFound, CodeRateLimited)
 		}
 		if got := fx.store.Hash(); !bytes.Equal(got, hash) || fx.store.Height() != height {
 			t.Fatalf("Check changed committed state: height %d hash %X, want %d %X", fx.store.Height(), got, height, hash)
