@@ -42,12 +42,18 @@ func freePort(tb testing.TB) int {
 // units at genesis, and runs a one-validator chain until the test ends.
 func startNode(t *testing.T, accounts []string, funds map[string]uint64) *testNode {
 	t.Helper()
+	return startNodeWith(t, accounts, funds, nil)
+}
+
+// startNodeWith is startNode with genesis params.
+func startNodeWith(t *testing.T, accounts []string, funds map[string]uint64, params *app.GenesisParams) *testNode {
+	t.Helper()
 	home := t.TempDir()
 	kr, err := keyring.Open(filepath.Join(home, "keyring"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := app.Genesis{Assets: []app.GenesisAsset{{ID: "USD", Decimals: 2}}}
+	g := app.Genesis{Params: params, Assets: []app.GenesisAsset{{ID: "USD", Decimals: 2}}}
 	for _, name := range accounts {
 		info, err := kr.Add(name, keyring.Ed25519)
 		if err != nil {
