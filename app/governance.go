@@ -79,12 +79,12 @@ func ruleFor(action Action) actionRule {
 	case *SetAccountKeys:
 		return actionRule{"set_account_keys", policy.PermManageAccounts, a.check}
 	case *FreezeAccount:
-		return actionRule{"freeze_account", policy.PermManageAccounts, func(r Reader, _ *blockContext, _ Params) (func(KV) error, string, error) {
-			return setStatus(r, a.Name, StatusFrozen)
+		return actionRule{"freeze_account", policy.PermManageAccounts, func(r Reader, blk *blockContext, p Params) (func(KV) error, string, error) {
+			return setStatus(r, blk, p, a.Name, StatusFrozen)
 		}}
 	case *UnfreezeAccount:
-		return actionRule{"unfreeze_account", policy.PermManageAccounts, func(r Reader, _ *blockContext, _ Params) (func(KV) error, string, error) {
-			return setStatus(r, a.Name, StatusActive)
+		return actionRule{"unfreeze_account", policy.PermManageAccounts, func(r Reader, blk *blockContext, p Params) (func(KV) error, string, error) {
+			return setStatus(r, blk, p, a.Name, StatusActive)
 		}}
 	case *GrantRole:
 		return actionRule{"grant_role", policy.PermManageRoles, a.check}
@@ -181,13 +181,20 @@ func (a *SetAccountKeys) check(r Reader, _ *blockContext, _ Params) (func(KV) er
 	return func(kv KV) error { return replaceKeys(kv, acct, a.Keys, a.Threshold) }, a.Name, nil
 }
 
-func setStatus(r Reader, name string, status AccountStatus) (func(KV) error, string, error) {
+func setStatus(r Reader, blk *blockContext, params Params, name string, status AccountStatus) (func(KV) error, string, error) {
 	acct, err := mustAccount(r, name)
 	if err != nil {
 		return nil, "", err
 	}
 	if acct.Status == status {
 		return nil, "", rejectf(ErrInvalidAction, "account %s is already %s", name, status)
+	}
+	if status == StatusFrozen {
+		after := *acct
+		after.Status = StatusFrozen
+		if err := keepsGovernance(r, blk, params, &after, nil); err != nil {
+			return nil, "", err
+		}
 	}
 	return func(kv KV) error {
 		acct.Status = status
@@ -227,7 +234,7 @@ func (a *GrantRole) check(r Reader, blk *blockContext, _ Params) (func(KV) error
 	}, a.Account, nil
 }
 
-func (a *RevokeRole) check(r Reader, _ *blockContext, _ Params) (func(KV) error, string, error) {
+func (a *RevokeRole) check(r Reader, blk *blockContext, params Params) (func(KV) error, string, error) {
 	acct, err := mustAccount(r, a.Account)
 	if err != nil {
 		return nil, "", err
@@ -235,15 +242,25 @@ func (a *RevokeRole) check(r Reader, _ *blockContext, _ Params) (func(KV) error,
 	if !slices.ContainsFunc(acct.Grants, func(x Grant) bool { return x.Role == a.Role }) {
 		return nil, "", rejectf(ErrInvalidAction, "account %s does not hold role %s", a.Account, quote(a.Role))
 	}
+	after := *acct
+	after.Grants = slices.DeleteFunc(slices.Clone(acct.Grants), func(x Grant) bool { return x.Role == a.Role })
+	if err := keepsGovernance(r, blk, params, &after, nil); err != nil {
+		return nil, "", err
+	}
 	return func(kv KV) error {
 		acct.Grants = slices.DeleteFunc(acct.Grants, func(x Grant) bool { return x.Role == a.Role })
 		return saveAccount(kv, acct)
 	}, a.Account, nil
 }
 
-func (a *RevokeAll) check(r Reader, _ *blockContext, _ Params) (func(KV) error, string, error) {
+func (a *RevokeAll) check(r Reader, blk *blockContext, params Params) (func(KV) error, string, error) {
 	acct, err := mustAccount(r, a.Account)
 	if err != nil {
+		return nil, "", err
+	}
+	after := *acct
+	after.Grants = nil
+	if err := keepsGovernance(r, blk, params, &after, nil); err != nil {
 		return nil, "", err
 	}
 	return func(kv KV) error {
@@ -252,7 +269,7 @@ func (a *RevokeAll) check(r Reader, _ *blockContext, _ Params) (func(KV) error, 
 	}, a.Account, nil
 }
 
-func (a *SetRole) check(_ Reader, _ *blockContext, _ Params) (func(KV) error, string, error) {
+func (a *SetRole) check(r Reader, blk *blockContext, params Params) (func(KV) error, string, error) {
 	role := policy.Role{Name: a.Name}
 	for _, p := range a.Permissions {
 		perm, err := policy.ParsePermission(p)
@@ -263,6 +280,9 @@ func (a *SetRole) check(_ Reader, _ *blockContext, _ Params) (func(KV) error, st
 	}
 	if err := policy.ValidateRole(role); err != nil {
 		return nil, "", rejectf(ErrInvalidAction, "%v", err)
+	}
+	if err := keepsGovernance(r, blk, params, nil, &role); err != nil {
+		return nil, "", err
 	}
 	return func(kv KV) error { return saveRole(kv, role) }, a.Name, nil
 }
@@ -507,11 +527,21 @@ func checkKeysInOrganization(r Reader, keys []AccountKey, org string) error {
 // organizationsHolding lists the organisations with an active account that
 // holds perm.
 func organizationsHolding(r Reader, perm policy.Permission, height int64) ([]string, error) {
+	return organizationsHoldingAfter(r, perm, height, nil, nil)
+}
+
+// organizationsHoldingAfter is organizationsHolding as if account (when not
+// nil) replaced the stored account of its name and role replaced the stored
+// role of its name.
+func organizationsHoldingAfter(r Reader, perm policy.Permission, height int64, account *Account, role *policy.Role) ([]string, error) {
 	var accounts []*Account
 	err := scanPrefix(r, prefixAccount, func(_, value []byte) error {
 		a, err := DecodeAccount(value)
 		if err != nil {
 			return internal(err, "accounts")
+		}
+		if account != nil && a.Name == account.Name {
+			a = account
 		}
 		accounts = append(accounts, a)
 		return nil
@@ -523,9 +553,38 @@ func organizationsHolding(r Reader, perm policy.Permission, height int64) ([]str
 	if err != nil {
 		return nil, err
 	}
+	if role != nil {
+		list := slices.DeleteFunc(roles.Roles(), func(x policy.Role) bool { return x.Name == role.Name })
+		if roles, err = policy.NewRoleSet(append(list, *role)); err != nil {
+			return nil, internal(err, "roles")
+		}
+	}
 	approvers := make([]policy.Approver, len(accounts))
 	for i, a := range accounts {
 		approvers[i] = approverOf(a)
 	}
 	return policy.ApprovingOrganizations(roles, approvers, perm, height), nil
+}
+
+// keepsGovernance refuses a change (an account or a role replaced) after
+// which too few organisations could still manage accounts and roles to meet
+// the governance threshold: nobody could then unfreeze or re-grant, and
+// governance would be locked for good. A chain already below the threshold
+// (one without admins) is left as it is.
+func keepsGovernance(r Reader, blk *blockContext, params Params, account *Account, role *policy.Role) error {
+	for _, perm := range []policy.Permission{policy.PermManageAccounts, policy.PermManageRoles} {
+		before, err := organizationsHolding(r, perm, blk.height)
+		if err != nil {
+			return err
+		}
+		after, err := organizationsHoldingAfter(r, perm, blk.height, account, role)
+		if err != nil {
+			return err
+		}
+		need := int(params.GovernanceThreshold)
+		if len(before) >= need && len(after) < need {
+			return rejectf(ErrInvalidAction, "afterwards only %d organisations (%v) could still %s, below the governance threshold %d: governance would lock", len(after), after, perm, need)
+		}
+	}
+	return nil
 }
