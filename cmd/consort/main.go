@@ -99,5 +99,6 @@ func (g *globals) print(v any, text func(w io.Writer)) error {
 	return nil
 }
 
-// errExit carries a non-zero exit for a command that already printed its result.
+// errRejected is the error (and non-zero exit) of a tx command whose
+// transaction the ledger refused, after the result was printed.
 var errRejected = errors.New("transaction rejected")
