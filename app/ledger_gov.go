@@ -287,8 +287,18 @@ func LoadValidators(r Reader) ([]Validator, error) {
 	if err != nil {
 		return nil, internal(err, "validators")
 	}
+	vals, err := DecodeValidatorSet(b)
+	if err != nil {
+		return nil, internal(err, "validators")
+	}
+	return vals, nil
+}
+
+// DecodeValidatorSet parses the value of a /validators query (absent or
+// empty: no validators).
+func DecodeValidatorSet(b []byte) ([]Validator, error) {
 	var vals []Validator
-	err = decodeFields(b, func(d *decoder, num int) error {
+	err := decodeFields(b, func(d *decoder, num int) error {
 		if num != 1 {
 			return unknownField("ValidatorSet", num)
 		}
@@ -300,10 +310,7 @@ func LoadValidators(r Reader) ([]Validator, error) {
 			return err
 		})
 	})
-	if err != nil {
-		return nil, internal(err, "validators")
-	}
-	return vals, nil
+	return vals, err
 }
 
 // saveValidatorSet stores the set sorted by key; an empty set is an absent key.

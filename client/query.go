@@ -97,3 +97,12 @@ func (c *Client) FindTx(ctx context.Context, txid app.TxID) (*Result, error) {
 	t := res.Txs[0]
 	return &Result{TxID: txid.String(), Hash: t.Hash.String(), Height: t.Height, Code: t.TxResult.Code, Log: t.TxResult.Log}, nil
 }
+
+// Validators reads the ledger's validator set, sorted by public key.
+func (c *Client) Validators(ctx context.Context) ([]app.Validator, error) {
+	b, _, err := c.Query(ctx, "/validators")
+	if err != nil {
+		return nil, err
+	}
+	return app.DecodeValidatorSet(b)
+}

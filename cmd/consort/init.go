@@ -120,6 +120,21 @@ func initHome(home string, o initOptions) (string, error) {
 		return "", err
 	}
 	genesis.Nodes = append(genesis.Nodes, nodeID)
+	// The validator key is made now (InitHome keeps it) so that the ledger's
+	// validator record can name the validator and the account that runs it.
+	valKey, err := consensus.EnsureValidatorKey(home)
+	if err != nil {
+		return "", err
+	}
+	name := o.moniker
+	if name == "" {
+		name = "validator"
+	}
+	operator := o.accounts[0]
+	if len(o.admins) > 0 {
+		operator = o.admins[0]
+	}
+	genesis.Validators = append(genesis.Validators, app.GenesisValidator{Name: name, PublicKey: base64.StdEncoding.EncodeToString(valKey.Bytes()), Operator: operator})
 	appState, err := json.MarshalIndent(genesis, "", "  ")
 	if err != nil {
 		return "", err

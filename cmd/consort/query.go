@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"fmt"
 	"io"
 	"math"
@@ -187,7 +188,31 @@ func newQueryCmd(g *globals) *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(balance, utxos, account, assetCmd, params, txCmd)
+	validators := &cobra.Command{
+		Use:   "validators",
+		Short: "The ledger's validator set: name, key, power, operator",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			vals, err := c.Validators(cmd.Context())
+			if err != nil {
+				return err
+			}
+			out := []validatorJSON{}
+			for _, v := range vals {
+				out = append(out, validatorJSON{Name: v.Name, KeyType: v.KeyType, PublicKey: base64.StdEncoding.EncodeToString(v.PublicKey), Power: v.Power, Operator: v.Operator})
+			}
+			return g.print(out, func(w io.Writer) {
+				for _, v := range out {
+					fmt.Fprintf(w, "%s\t%s:%s\tpower %d\toperator %s\n", v.Name, v.KeyType, v.PublicKey, v.Power, v.Operator)
+				}
+			})
+		},
+	}
+	cmd.AddCommand(balance, utxos, account, assetCmd, params, txCmd, validators)
 	return cmd
 }
 
@@ -258,4 +283,12 @@ type issuerJSON struct {
 	Account     string `json:"account"`
 	Cap         string `json:"cap"` // "unlimited" or an amount
 	Outstanding string `json:"outstanding"`
+}
+
+type validatorJSON struct {
+	Name      string `json:"name"`
+	KeyType   string `json:"key_type"`
+	PublicKey string `json:"public_key"` // base64
+	Power     int64  `json:"power"`
+	Operator  string `json:"operator"`
 }
