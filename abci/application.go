@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/consort-ledger/consort/app"
+	"github.com/consort-ledger/consort/crashpoint"
 )
 
 // AppVersion is the ledger protocol version reported to CometBFT.
@@ -170,6 +171,7 @@ func (a *Application) ProcessProposal(_ context.Context, req *cmtabci.RequestPro
 // FinalizeBlock executes a decided block.
 func (a *Application) FinalizeBlock(_ context.Context, req *cmtabci.RequestFinalizeBlock) (*cmtabci.ResponseFinalizeBlock, error) {
 	defer since(a.metrics.FinalizeBlockDuration, time.Now())
+	crashpoint.Hit(crashpoint.FinalizeStart, req.Height)
 	res, err := a.ledger.ExecuteBlock(req.Height, req.Txs)
 	if err != nil {
 		a.log.Error().Err(err).Int64("height", req.Height).Msg("cannot execute block; halting")
@@ -186,6 +188,7 @@ func (a *Application) FinalizeBlock(_ context.Context, req *cmtabci.RequestFinal
 	for _, u := range res.ValidatorUpdates {
 		resp.ValidatorUpdates = append(resp.ValidatorUpdates, cmtabci.Ed25519ValidatorUpdate(u.PublicKey, u.Power))
 	}
+	crashpoint.Hit(crashpoint.FinalizeEnd, req.Height)
 	return resp, nil
 }
 
@@ -198,6 +201,7 @@ func (a *Application) Commit(context.Context, *cmtabci.RequestCommit) (*cmtabci.
 		a.log.Error().Err(err).Msg("commit failed; halting")
 		return nil, err
 	}
+	crashpoint.Hit(crashpoint.CommitEnd, height)
 	a.mu.Lock()
 	a.pending = map[app.Outpoint][32]byte{}
 	a.mu.Unlock()

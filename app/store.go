@@ -7,6 +7,8 @@ import (
 
 	"github.com/cosmos/iavl"
 	idb "github.com/cosmos/iavl/db"
+
+	"github.com/consort-ledger/consort/crashpoint"
 )
 
 // Store is the ledger state: one IAVL tree on goleveldb whose root hash is the
@@ -201,13 +203,16 @@ func (s *Store) Discard() { s.tree.Rollback() }
 // Commit saves the working tree as the next version and records it as
 // committed. It returns the new app hash and version.
 func (s *Store) Commit() ([]byte, int64, error) {
+	crashpoint.Hit(crashpoint.CommitStart, s.tree.WorkingVersion())
 	hash, version, err := s.tree.SaveVersion()
 	if err != nil {
 		return nil, 0, fmt.Errorf("save state version: %w", err)
 	}
+	crashpoint.Hit(crashpoint.CommitAfterSave, version)
 	if err := s.db.SetSync(committedHeightKey, binary.BigEndian.AppendUint64(nil, uint64(version))); err != nil {
 		return nil, 0, fmt.Errorf("record committed height %d: %w", version, err)
 	}
+	crashpoint.Hit(crashpoint.CommitAfterRecord, version)
 	if err := s.snapshot(version); err != nil {
 		return nil, 0, err
 	}

@@ -23,7 +23,11 @@ func NewNode(ctx context.Context, cfg *cmtcfg.Config, app cmtabci.Application, l
 	if err != nil {
 		return nil, fmt.Errorf("load validator key: %w", err)
 	}
-	return newNode(ctx, cfg, app, pv, logger)
+	signer, err := clockSkewed(pv)
+	if err != nil {
+		return nil, err
+	}
+	return newNode(ctx, cfg, app, signer, logger)
 }
 
 // newNode is NewNode with the signer chosen by the caller, the seam for a
