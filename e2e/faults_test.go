@@ -1,0 +1,236 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/consort-ledger/consort/crashpoint"
+)
+
+// Environment of the fault-injection suite.
+const (
+	// E2E_DURATION runs the long form: random faults for this long (a Go
+	// duration). Unset, the short form injects each fault once.
+	envDuration = "E2E_DURATION"
+	// E2E_SEED replays a run: the fault order, targets and workload.
+	envSeed = "E2E_SEED"
+	// E2E_ARTIFACTS is where a failed run writes its history (default: a
+	// new temporary folder, kept).
+	envArtifacts = "E2E_ARTIFACTS"
+)
+
+// shortFormSeed fixes the short form, so that `make test` is repeatable.
+const shortFormSeed = 20261126
+
+// TestFaults runs four validators as real processes under a transfer
+// workload (with deliberate conflicting spends sent to different nodes at
+// once) while a nemesis injects faults on a seeded schedule, then checks:
+// every acknowledged transaction is in the chain on every node, no coin is
+// spent twice, the supply is conserved, all nodes hold the same blocks and
+// app hashes, every node caught up, and `consort audit` finds nothing.
+func TestFaults(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs four node processes under faults for minutes")
+	}
+	seed, duration := faultSettings(t)
+	rng := rand.New(rand.NewPCG(seed, seed))
+	tl := newTimeline()
+	c := newCluster(t, buildConsortBinary(t), tl)
+
+	var schedule []nemesis
+	var final []nemesis
+	for _, n := range nemeses {
+		switch {
+		case n.needsNetns && c.lab == nil:
+			t.Logf("nemesis %s skipped: no network namespaces on this machine (needs root and iproute2)", n.name)
+		case n.last:
+			final = append(final, n)
+		default:
+			schedule = append(schedule, n)
+		}
+	}
+	rng.Shuffle(len(schedule), func(i, j int) { schedule[i], schedule[j] = schedule[j], schedule[i] })
+	pickRandom := duration > 0
+	runFaults(t, c, seed, duration, func(i int) (nemesis, bool) {
+		switch {
+		case pickRandom:
+			if i < 0 { // the time is up: the final faults
+				return nemesis{}, false
+			}
+			return schedule[rng.IntN(len(schedule))], true
+		case i < len(schedule):
+			return schedule[i], true
+		}
+		return nemesis{}, false
+	}, final, rng)
+}
+
+// TestCrashPoints kills a validator at each named step between
+// FinalizeBlock and the end of Commit (CONSORT_CRASH_AT), under the
+// workload, restarts it without the crash point, and runs the checker: the
+// node must come back to the same blocks and app hashes as the others.
+func TestCrashPoints(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs four node processes")
+	}
+	seed := uint64(shortFormSeed)
+	if s := os.Getenv(envSeed); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("%s=%q: want an unsigned integer", envSeed, s)
+		}
+		seed = v
+	}
+	t.Logf("seed %d (replay with %s=%d)", seed, envSeed, seed)
+	rng := rand.New(rand.NewPCG(seed, seed))
+	c := newCluster(t, buildConsortBinary(t), newTimeline())
+	runFaults(t, c, seed, 0, func(i int) (nemesis, bool) {
+		if i < 0 || i >= len(crashpoint.Points) {
+			return nemesis{}, false
+		}
+		point := crashpoint.Points[i]
+		return nemesis{name: "crash-at-" + point, run: func(n *nemesisRun) error { return crashAt(n, n.c.nodes[i%len(n.c.nodes)], point) }}, true
+	}, nil, rng)
+}
+
+// faultSettings reads E2E_SEED and E2E_DURATION and logs the seed.
+func faultSettings(t *testing.T) (uint64, time.Duration) {
+	t.Helper()
+	var duration time.Duration
+	if s := os.Getenv(envDuration); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			t.Fatalf("%s=%q: want a positive duration such as 3m", envDuration, s)
+		}
+		duration = d
+	}
+	seed := uint64(shortFormSeed)
+	if duration > 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	if s := os.Getenv(envSeed); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("%s=%q: want an unsigned integer", envSeed, s)
+		}
+		seed = v
+	}
+	form := "short form: each fault once"
+	if duration > 0 {
+		form = "long form: random faults for " + duration.String()
+	}
+	t.Logf("seed %d, %s (replay with %s=%d)", seed, form, envSeed, seed)
+	fmt.Fprintf(os.Stderr, "e2e faults: seed %d, %s\n", seed, form)
+	return seed, duration
+}
+
+// runFaults runs the workload while next(i) supplies the i-th fault; with a
+// duration, next is asked until the time is up, then the final faults run.
+// Then the checker runs, and a failure leaves the history file.
+func runFaults(t *testing.T, c *cluster, seed uint64, duration time.Duration, next func(i int) (nemesis, bool), final []nemesis, rng *rand.Rand) {
+	started := time.Now()
+	h := &history{}
+	ctx, stopWorkload := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		runWorkload(ctx, c, seed, h)
+	}()
+	var violations []string
+	faults := 0
+	inject := func(n nemesis) {
+		faults++
+		run := &nemesisRun{c: c, rng: rng, name: n.name}
+		run.log("begin", "")
+		if err := n.run(run); err != nil {
+			violations = append(violations, fmt.Sprintf("%s: %v", n.name, err))
+			run.log("violation", "%v", err)
+		}
+		// Let the workload run on a healthy network between faults.
+		pause(context.Background(), time.Duration(1000+rng.IntN(2000))*time.Millisecond)
+	}
+	for i := 0; ; i++ {
+		if duration > 0 && time.Since(started) > duration {
+			break
+		}
+		n, ok := next(i)
+		if !ok {
+			break
+		}
+		inject(n)
+	}
+	for _, n := range final {
+		inject(n)
+	}
+	stopWorkload()
+	wg.Wait()
+
+	k := &checker{c: c, ops: h.snapshot()}
+	k.violations = violations
+	top := k.settle()
+	if top > 0 {
+		k.run(top)
+	}
+	r := k.rep
+	t.Logf("run took %s: %d faults injected; %d transactions sent, %d acknowledged (each found on all 4 nodes), %d rejected with a code, %d unanswered; %d committed in %d blocks; %d conflicting pairs (%d with one winner, none with two); %d homes audited clean",
+		time.Since(started).Round(time.Second), faults, r.Sent, r.Acked, r.Rejected, r.Unknown, r.CommittedTxs, r.Heights, r.Pairs, r.PairsOneWon, r.Audited)
+	if len(k.violations) == 0 {
+		if r.Acked == 0 {
+			t.Fatal("the workload had no transaction acknowledged: the run proved nothing")
+		}
+		return
+	}
+	for _, v := range k.violations {
+		t.Errorf("violation: %s", v)
+	}
+	dir := os.Getenv(envArtifacts)
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "consort-e2e-"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logs := map[string]string{}
+	for _, p := range append(append([]*proc(nil), c.nodes...), c.twin) {
+		if p != nil {
+			b, _ := os.ReadFile(p.log)
+			logs[p.name] = string(tail(b, 20000))
+		}
+	}
+	path, err := writeHistory(dir, historyFile{Seed: seed, Duration: time.Since(started).String(), Violations: k.violations,
+		Nemesis: c.timeline.snapshot(), Ops: k.ops, Nodes: logs})
+	if err != nil {
+		t.Fatalf("write history: %v", err)
+	}
+	t.Errorf("history of the failed run: %s (replay with %s=%d)", path, envSeed, seed)
+}
+
+// crashAt restarts p with a crash point a few blocks ahead, waits for it
+// to kill itself there, and restarts it clean.
+func crashAt(n *nemesisRun, p *proc, point string) error {
+	at := maxHeight(n.c.nodes) + 3
+	p.kill()
+	p.start(fmt.Sprintf("%s=%s@%d", crashpoint.EnvVar, point, at))
+	n.log("arm", "%s restarted to crash at %s of block %d", p.name, point, at)
+	if !p.waitExit(progressTimeout) {
+		return fmt.Errorf("%s did not reach crash point %s at height %d", p.name, point, at)
+	}
+	n.log("crashed", "%s at %s", p.name, point)
+	p.start()
+	n.log("restart", "%s", p.name)
+	return n.catchUp(p)
+}
+
+// buildConsortBinary builds cmd/consort once for the test.
+func buildConsortBinary(t *testing.T) string {
+	t.Helper()
+	return goBuild(t, t.TempDir(), "github.com/consort-ledger/consort/cmd/consort", "consort")
+}
+
