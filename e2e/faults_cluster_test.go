@@ -69,7 +69,10 @@ type proc struct {
 	rpcURL string
 	log    string
 	client *client.Client
-	flags  []string // extra start flags (loopback ports of the twin)
+	// quick waits 6s for a block: for conflicting pairs, whose loser is
+	// never committed and would hold a worker for the full wait.
+	quick *client.Client
+	flags []string // extra start flags (loopback ports of the twin)
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -126,6 +129,9 @@ func (c *cluster) newProc(i int, home string) *proc {
 		c.t.Fatal(err)
 	}
 	p.client = cl
+	if p.quick, err = client.New(client.Config{Node: p.rpcURL, CommitTimeout: 6 * time.Second}); err != nil {
+		c.t.Fatal(err)
+	}
 	return p
 }
 

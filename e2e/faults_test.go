@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -222,7 +223,11 @@ func crashAt(n *nemesisRun, p *proc, point string) error {
 	if !p.waitExit(progressTimeout) {
 		return fmt.Errorf("%s did not reach crash point %s at height %d", p.name, point, at)
 	}
-	n.log("crashed", "%s at %s", p.name, point)
+	want := fmt.Sprintf("crashpoint: killing the process at %s, height %d", point, at)
+	if b, _ := os.ReadFile(p.log); !strings.Contains(string(b), want) {
+		return fmt.Errorf("%s exited, but not at its crash point: its log lacks %q", p.name, want)
+	}
+	n.log("crashed", "%s killed itself at %s of block %d", p.name, point, at)
 	p.start()
 	n.log("restart", "%s", p.name)
 	return n.catchUp(p)

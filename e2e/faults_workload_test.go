@@ -13,7 +13,7 @@ import (
 // workloadWorkers send concurrently; each owns the accounts i with
 // i%workloadWorkers == worker, so its own transfers never conflict by
 // accident: every conflict in the run is a deliberate pair.
-const workloadWorkers = 3
+const workloadWorkers = 4
 
 // conflictEvery: every so many operations a worker sends a conflicting pair.
 const conflictEvery = 5
@@ -139,7 +139,11 @@ func broadcast(ctx context.Context, node *proc, worker int, kind string, pair in
 	// The client's own commit timeout (20s) ends the wait; this bounds a
 	// frozen node's broadcast call as well.
 	bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	res, err := node.client.Broadcast(bctx, tx.Encode(), true)
+	cl := node.client
+	if kind == "conflict" {
+		cl = node.quick
+	}
+	res, err := cl.Broadcast(bctx, tx.Encode(), true)
 	cancel()
 	rec.Took = time.Since(start).Round(time.Millisecond).String()
 	if res != nil {
