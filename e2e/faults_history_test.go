@@ -42,8 +42,8 @@ func (tl *timeline) snapshot() []nemesisEvent {
 type opRecord struct {
 	Seq      int      `json:"seq"`
 	Worker   int      `json:"worker"`
-	Kind     string   `json:"kind"`            // transfer, conflict
-	Pair     int      `json:"pair,omitempty"`  // conflict pairs share a number
+	Kind     string   `json:"kind"`           // transfer, conflict
+	Pair     int      `json:"pair,omitempty"` // conflict pairs share a number
 	TxID     string   `json:"txid"`
 	From     string   `json:"from"`
 	To       string   `json:"to"`

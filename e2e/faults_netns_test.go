@@ -43,7 +43,7 @@ func newNetLab(t *testing.T, n int) (*netLab, string) {
 		// Random, so that two test runs on one machine do not meet.
 		tag := fmt.Sprintf("%04x", r.IntN(1<<16))
 		subnet := fmt.Sprintf("10.%d.%d.", 100+r.IntN(100), r.IntN(250))
-		if subnetInUse(subnet) || linkExists("cfb" + tag) {
+		if subnetInUse(subnet) || linkExists("cfb"+tag) {
 			continue
 		}
 		l = &netLab{t: t, tag: tag, subnet: subnet, bridge: "cfb" + tag, cut: map[[2]int]bool{}}

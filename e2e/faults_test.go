@@ -238,4 +238,3 @@ func buildConsortBinary(t *testing.T) string {
 	t.Helper()
 	return goBuild(t, t.TempDir(), "github.com/consort-ledger/consort/cmd/consort", "consort")
 }
-
