@@ -172,11 +172,12 @@ func (a *Application) ProcessProposal(_ context.Context, req *cmtabci.RequestPro
 func (a *Application) FinalizeBlock(_ context.Context, req *cmtabci.RequestFinalizeBlock) (*cmtabci.ResponseFinalizeBlock, error) {
 	defer since(a.metrics.FinalizeBlockDuration, time.Now())
 	crashpoint.Hit(crashpoint.FinalizeStart, req.Height)
-	res, err := a.ledger.ExecuteBlock(req.Height, req.Txs)
+	res, err := a.ledger.Execute(app.Block{Height: req.Height, Txs: req.Txs, Misbehaviour: Misbehaviour(req.Misbehavior)})
 	if err != nil {
 		a.log.Error().Err(err).Int64("height", req.Height).Msg("cannot execute block; halting")
 		return nil, err
 	}
+	a.logPunishments(req.Height, res.Punishments)
 	a.observeBlock(req.Txs, res.Txs)
 	resp := &cmtabci.ResponseFinalizeBlock{AppHash: res.AppHash, TxResults: make([]*cmtabci.ExecTxResult, len(res.Txs))}
 	for i, r := range res.Txs {

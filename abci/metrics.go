@@ -75,6 +75,9 @@ type Metrics struct {
 	Accounts prometheus.Gauge
 	// Height is the last height the ledger committed: consort_committed_height.
 	Height prometheus.Gauge
+	// ValidatorsPunished counts validators whose power the ledger took away
+	// for misbehaviour CometBFT committed: consort_validators_punished_total.
+	ValidatorsPunished prometheus.Counter
 }
 
 // PrometheusMetrics returns metrics registered with reg. A collector that
@@ -107,6 +110,7 @@ func PrometheusMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m.UTXOs = registered(reuse, m.UTXOs)
 	m.Accounts = registered(reuse, m.Accounts)
 	m.Height = registered(reuse, m.Height)
+	m.ValidatorsPunished = registered(reuse, m.ValidatorsPunished)
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("register consort metrics: %w", err)
 	}
@@ -143,6 +147,8 @@ func newMetrics() *Metrics {
 		UTXOs:    gauge("utxos", "Unspent outputs after the last commit."),
 		Accounts: gauge("accounts", "Registered accounts after the last commit."),
 		Height:   gauge("committed_height", "Last height the ledger committed."),
+		ValidatorsPunished: prometheus.NewCounter(prometheus.CounterOpts{Namespace: MetricsNamespace, Name: "validators_punished_total",
+			Help: "Validators whose voting power the ledger took away for misbehaviour (duplicate votes, light client attacks) committed as evidence."}),
 	}
 }
 

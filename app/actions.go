@@ -259,6 +259,16 @@ func (a *SetValidator) check(r Reader, blk *blockContext, params Params) (func(K
 	if a.Power == 0 && !current {
 		return nil, "", rejectf(ErrValidatorChange, "%X is not a validator (now)", a.PublicKey)
 	}
+	if blk.fixed[string(a.PublicKey)] {
+		return nil, "", rejectf(ErrValidatorChange, "validator key %X was rotated or punished in this block; change it in a later block", a.PublicKey)
+	}
+	if !current {
+		if old, err := loadRetiredKey(r, ValidatorAddress(a.PublicKey)); err != nil {
+			return nil, "", err
+		} else if old != nil && len(old.Successor) > 0 {
+			return nil, "", rejectf(ErrValidatorChange, "%X was rotated out at height %d: a retired key cannot return", a.PublicKey, old.Height)
+		}
+	}
 	if !blk.started {
 		blk.startSet, blk.started = powers(set), true
 	}

@@ -119,6 +119,7 @@ type BlockResult struct {
 	Txs              []TxResult
 	AppHash          []byte
 	ValidatorUpdates []ValidatorUpdate // net changes of the block, sorted by key
+	Punishments      []Punishment      // what the block's misbehaviour led to
 }
 
 // ExecuteBlock applies a decided block's transactions in order to the working
@@ -128,12 +129,30 @@ type BlockResult struct {
 // block is out of order) and must halt rather than diverge from the other
 // validators.
 func (a *App) ExecuteBlock(height int64, txs [][]byte) (*BlockResult, error) {
+	return a.Execute(Block{Height: height, Txs: txs})
+}
+
+// Block is a decided block as the ledger sees it.
+type Block struct {
+	Height       int64
+	Txs          [][]byte
+	Misbehaviour []Misbehaviour // evidence CometBFT committed in the block
+}
+
+// Execute is ExecuteBlock with the block's misbehaviour: each misbehaving
+// validator loses its power before the transactions run.
+func (a *App) Execute(b Block) (*BlockResult, error) {
+	height, txs := b.Height, b.Txs
 	if want := a.store.WorkingVersion(); height != want {
 		return nil, fmt.Errorf("execute block %d: state expects block %d", height, want)
 	}
 	working := &countingKV{KV: a.store.Working()}
 	blk := &blockContext{height: height, modules: a.modules}
 	res := &BlockResult{Txs: make([]TxResult, len(txs))}
+	var err error
+	if res.Punishments, err = punish(working, blk, b.Misbehaviour); err != nil {
+		return nil, fmt.Errorf("block %d: misbehaviour: %w", height, err)
+	}
 	for i, txBytes := range txs {
 		ex, err := check(working, txBytes, nil, blk)
 		if err == nil {
@@ -155,9 +174,7 @@ func (a *App) ExecuteBlock(height int64, txs [][]byte) (*BlockResult, error) {
 	if err := working.flush(); err != nil {
 		return nil, fmt.Errorf("block %d: stats: %w", height, err)
 	}
-	for _, u := range blk.netUpdates {
-		res.ValidatorUpdates = append(res.ValidatorUpdates, ValidatorUpdate{PublicKey: []byte(u.Key), Power: u.Power})
-	}
+	res.ValidatorUpdates = blk.validatorUpdates()
 	res.AppHash = a.store.WorkingHash()
 	return res, nil
 }

@@ -42,6 +42,10 @@ type blockContext struct {
 	started    bool
 	valChanges []policy.ValidatorPower
 	netUpdates []policy.ValidatorPower // what the changes so far amount to, per key
+	// Updates decided outside the one-third rule (rotations, misbehaviour)
+	// and the keys they touch, which nothing else may change in the block.
+	fixedUpdates []policy.ValidatorPower
+	fixed        map[string]bool
 }
 
 // validate decodes txBytes and checks every rule against r as if included

@@ -39,6 +39,15 @@ func checkAction(r Reader, tx *Tx, params Params, blk *blockContext) (*execution
 		if keys, ok := tx.Body.Action.(*SetAccountKeys); ok && selfSigned(s, keys.Name) {
 			return nil // an account rotating its own keys needs only its own threshold
 		}
+		if rot, ok := tx.Body.Action.(*RotateValidatorKey); ok {
+			op, err := rot.operator(r)
+			if err != nil {
+				return err
+			}
+			if op != "" && selfSigned(s, op) {
+				return nil // the validator's operator rotates its key on its own
+			}
+		}
 		approvers, roles, err := s.approvers(r)
 		if err != nil {
 			return err
@@ -96,6 +105,8 @@ func ruleFor(action Action) actionRule {
 		return actionRule{"set_issuer", policy.PermManageAssets, a.check}
 	case *SetValidator:
 		return actionRule{"set_validator", policy.PermManageValidators, a.check}
+	case *RotateValidatorKey:
+		return actionRule{"rotate_validator_key", policy.PermManageValidators, a.check}
 	case *AllowNode:
 		return actionRule{"allow_node", policy.PermManageNodes, a.check}
 	case *RemoveNode:

@@ -150,6 +150,8 @@ func newAction(num int) Action {
 		return &Pause{}
 	case 35:
 		return &Unpause{}
+	case 36:
+		return &RotateValidatorKey{}
 	}
 	return nil
 }

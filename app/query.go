@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -42,6 +43,8 @@ type UTXOEntry struct {
 //	/balance/NAME/ASSET    Balance (absent = 0)
 //	/params                Params
 //	/validators            ValidatorSet
+//	/validator_key/ADDRESS RetiredKey: a key that left the set by rotation or
+//	                       for misbehaviour (ADDRESS: 40 hex digits)
 //	/stats                 Stats (unspent outputs, accounts)
 //	/role/NAME             Role
 //	/node/ID               allowlist marker (absent: not allowed)
@@ -91,6 +94,12 @@ func (a *App) Query(path string, height int64, prove bool) (*QueryResult, error)
 		key = []byte(keyParams)
 	case len(parts) == 1 && parts[0] == "validators":
 		key = []byte(keyValidators)
+	case len(parts) == 2 && parts[0] == "validator_key":
+		addr, err := hex.DecodeString(parts[1])
+		if err != nil || len(addr) != 20 {
+			return nil, rejectf(ErrInvalidField, "validator address %s: want 40 hex digits", quote(parts[1]))
+		}
+		key = validatorKeyKey(addr)
 	case len(parts) == 1 && parts[0] == "stats":
 		key = []byte(keyStats)
 	case len(parts) == 2 && parts[0] == "role":
@@ -114,7 +123,7 @@ func (a *App) Query(path string, height int64, prove bool) (*QueryResult, error)
 		}
 		return queryUTXOs(tree, parts[1], asset)
 	default:
-		return nil, rejectf(ErrInvalidField, "unknown query path %s; want /account/NAME, /asset/ID, /balance/NAME/ASSET, /params, /utxos/NAME[/ASSET], /validators, /stats, /role/NAME, /node/ID or /pause/ASSET|*", quote(path))
+		return nil, rejectf(ErrInvalidField, "unknown query path %s; want /account/NAME, /asset/ID, /balance/NAME/ASSET, /params, /utxos/NAME[/ASSET], /validators, /validator_key/ADDRESS, /stats, /role/NAME, /node/ID or /pause/ASSET|*", quote(path))
 	}
 	value, err := tree.Get(key)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	cmtabci "github.com/cometbft/cometbft/abci/types"
 	cmttypes "github.com/cometbft/cometbft/types"
 
+	consortabci "github.com/consort-ledger/consort/abci"
 	"github.com/consort-ledger/consort/app"
 )
 
@@ -99,7 +100,7 @@ func (a *auditor) replayBlock(h int64, b *cmttypes.Block, recorded *cmtabci.Resp
 		txs[i] = tx
 		decoded[i], _ = app.DecodeTx(tx)
 	}
-	res, err := a.replay.ledger.ExecuteBlock(h, txs)
+	res, err := a.replay.ledger.Execute(app.Block{Height: h, Txs: txs, Misbehaviour: consortabci.Misbehaviour(b.Evidence.Evidence.ToABCI())})
 	if err != nil {
 		a.f.addf(TypeReplayHalted, Critical, h, "the ledger cannot execute block %d (%v): a node with this state would halt here; later heights are unchecked", h, err)
 		return false, nil

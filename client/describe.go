@@ -107,6 +107,9 @@ func describeAction(action app.Action, decimals DecimalsFunc) string {
 			op = ", operated by " + a.Operator
 		}
 		return fmt.Sprintf("set validator %s (key %s) to voting power %d%s", orUnnamed(a.Name), key, a.Power, op)
+	case *app.RotateValidatorKey:
+		return fmt.Sprintf("rotate the validator key %s to %s (same power)",
+			base64.StdEncoding.EncodeToString(a.CurrentKey), base64.StdEncoding.EncodeToString(a.NewKey))
 	case *app.AllowNode:
 		return fmt.Sprintf("allow node %s to connect", a.NodeID)
 	case *app.RemoveNode:
