@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/consort-ledger/consort/app"
 	"github.com/consort-ledger/consort/consensus"
 	"github.com/consort-ledger/consort/crashpoint"
 )
@@ -389,28 +390,63 @@ func nemesisByzantine(n *nemesisRun) error {
 	return fmt.Errorf("no duplicate-vote evidence committed within 3 minutes of starting node3's twin")
 }
 
-// checkPowerRemoved waits for the ledger's validator set to show node3 at
-// power 0 after the evidence in block h.
+// checkPowerRemoved waits until, after the evidence in block h, the
+// ledger has dropped node3 from its validator set and recorded why under
+// its address, and CometBFT's own validator set no longer has it.
 func (n *nemesisRun) checkPowerRemoved(h int64) error {
-	ref := n.c.nodes[0]
-	deadline := time.Now().Add(60 * time.Second)
+	ref, node3 := n.c.nodes[0], n.c.nodes[3]
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	st, err := node3.client.RPC().Status(ctx)
+	if err != nil {
+		return err
+	}
+	addr := st.ValidatorInfo.Address
 	var last string
-	for time.Now().Before(deadline) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		vals, err := ref.client.Validators(ctx)
-		cancel()
-		if err == nil {
-			last = fmt.Sprintf("%+v", vals)
-			for _, v := range vals {
-				if v.Name == "node3" && v.Power == 0 {
-					n.log("slashed", "the ledger set node3's power to 0 after the evidence in block %d", h)
-					return nil
-				}
-			}
+	for ctx.Err() == nil {
+		last = n.punishment(ctx, ref, addr.String())
+		if last == "" {
+			n.log("punished", "the ledger removed node3 (address %s) after the evidence in block %d, and CometBFT's set no longer holds it", addr, h)
+			return nil
 		}
 		time.Sleep(time.Second)
 	}
-	return fmt.Errorf("evidence at block %d, but node3 still has power in the ledger's validator set: %s", h, last)
+	return fmt.Errorf("evidence at block %d against node3, but: %s", h, last)
+}
+
+// punishment says what is still missing of node3's punishment, "" if
+// nothing.
+func (n *nemesisRun) punishment(ctx context.Context, ref *proc, addr string) string {
+	vals, err := ref.client.Validators(ctx)
+	if err != nil {
+		return fmt.Sprintf("ledger validators: %v", err)
+	}
+	for _, v := range vals {
+		if v.Name == "node3" && v.Power > 0 {
+			return fmt.Sprintf("node3 still has power %d in the ledger's validator set", v.Power)
+		}
+	}
+	b, _, err := ref.client.Query(ctx, "/validator_key/"+addr)
+	if err != nil {
+		return fmt.Sprintf("no record of node3's key %s: %v", addr, err)
+	}
+	rk, err := app.DecodeRetiredKey(b)
+	if err != nil {
+		return fmt.Sprintf("record of node3's key: %v", err)
+	}
+	if !strings.Contains(rk.Reason, "duplicate_vote") {
+		return fmt.Sprintf("node3's key is recorded as retired for %q, want a duplicate vote", rk.Reason)
+	}
+	cv, err := ref.client.RPC().Validators(ctx, nil, nil, nil)
+	if err != nil {
+		return fmt.Sprintf("CometBFT validators: %v", err)
+	}
+	for _, v := range cv.Validators {
+		if v.Address.String() == addr {
+			return fmt.Sprintf("CometBFT's validator set still holds node3 with power %d", v.VotingPower)
+		}
+	}
+	return ""
 }
 
 func indexes(ps []*proc) []int {
