@@ -63,7 +63,7 @@ var nemeses = []nemesis{
 const (
 	progressTimeout = 90 * time.Second
 	catchUpTimeout  = 120 * time.Second
-	haltWindow      = 6 * time.Second
+	haltWindow      = 5 * time.Second
 )
 
 // waitProgress waits until every node of ps is n blocks past the highest
@@ -92,7 +92,7 @@ func nemesisKill(n *nemesisRun) error {
 	p := n.pick()
 	p.kill()
 	n.log("kill -9", "%s", p.name)
-	if err := n.waitProgress(n.c.others(p.idx), 3); err != nil {
+	if err := n.waitProgress(n.c.others(p.idx), 2); err != nil {
 		return err
 	}
 	p.start()
@@ -127,7 +127,7 @@ func nemesisFreeze(n *nemesisRun) error {
 	p := n.pick()
 	p.freeze()
 	n.log("SIGSTOP", "%s", p.name)
-	err := n.waitProgress(n.c.others(p.idx), 4)
+	err := n.waitProgress(n.c.others(p.idx), 3)
 	p.thaw()
 	n.log("SIGCONT", "%s", p.name)
 	if err != nil {
@@ -140,8 +140,8 @@ func nemesisFreeze(n *nemesisRun) error {
 // running 200ms.
 func nemesisSlow(n *nemesisRun) error {
 	p := n.pick()
-	n.log("slow", "%s: SIGSTOP 300ms / SIGCONT 200ms for 8s", p.name)
-	for end := time.Now().Add(8 * time.Second); time.Now().Before(end); {
+	n.log("slow", "%s: SIGSTOP 300ms / SIGCONT 200ms for 6s", p.name)
+	for end := time.Now().Add(6 * time.Second); time.Now().Before(end); {
 		p.freeze()
 		time.Sleep(300 * time.Millisecond)
 		p.thaw()
@@ -242,7 +242,7 @@ func nemesisPartitionOne(n *nemesisRun) error {
 	}
 	h0 := p.height()
 	n.log("partition", "%s | the other three", p.name)
-	err := n.waitProgress(rest, 4)
+	err := n.waitProgress(rest, 3)
 	h1 := p.height()
 	if herr := n.c.lab.heal(); herr != nil {
 		return herr

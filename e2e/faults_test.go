@@ -155,7 +155,7 @@ func runFaults(t *testing.T, c *cluster, seed uint64, duration time.Duration, ne
 			run.log("violation", "%v", err)
 		}
 		// Let the workload run on a healthy network between faults.
-		pause(context.Background(), time.Duration(1000+rng.IntN(2000))*time.Millisecond)
+		pause(context.Background(), time.Duration(500+rng.IntN(1000))*time.Millisecond)
 	}
 	for i := 0; ; i++ {
 		if duration > 0 && time.Since(started) > duration {
