@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -318,6 +319,32 @@ func (p *proc) kill() {
 	p.mu.Lock()
 	p.frozen = false
 	p.mu.Unlock()
+}
+
+// logOfLastStart returns the lines of the node's log since its last start
+// that contain any of words, at most max of them.
+func (p *proc) logOfLastStart(max int, words ...string) []string {
+	b, err := os.ReadFile(p.log)
+	if err != nil {
+		return nil
+	}
+	text := string(b)
+	if i := strings.LastIndex(text, "\n=== start "); i >= 0 {
+		text = text[i:]
+	}
+	var out []string
+	for _, line := range strings.Split(text, "\n") {
+		for _, w := range words {
+			if strings.Contains(line, w) && len(out) < max {
+				if len(line) > 300 {
+					line = line[:300]
+				}
+				out = append(out, strings.TrimSpace(line))
+				break
+			}
+		}
+	}
+	return out
 }
 
 // waitExit waits for the process to end by itself (a crash point).

@@ -195,7 +195,9 @@ func nemesisTruncateWAL(n *nemesisRun) error {
 	n.log("truncate", "%s: killed, cut %d bytes off its consensus WAL", p.name, cut)
 	p.start()
 	n.log("restart", "%s", p.name)
-	return n.catchUp(p)
+	err = n.catchUp(p)
+	n.log("recovery", "%s", strings.Join(p.logOfLastStart(6, "WAL", "Catchup by replaying", "Replay: Done", "ABCI Replay Blocks"), " | "))
+	return err
 }
 
 // nemesisTruncateStore cuts the tail of the app store's newest leveldb
@@ -218,7 +220,9 @@ func nemesisTruncateStore(n *nemesisRun) error {
 	n.log("truncate", "%s: killed, cut %d bytes off its app store journal %s", p.name, cut, filepath.Base(journal))
 	p.start()
 	n.log("restart", "%s", p.name)
-	return n.catchUp(p)
+	err = n.catchUp(p)
+	n.log("recovery", "%s", strings.Join(p.logOfLastStart(4, "ABCI Handshake App Info", "ABCI Replay Blocks", "Applied block", "Replay last block"), " | "))
+	return err
 }
 
 // truncateTail cuts between 1 and most bytes off the end of path.

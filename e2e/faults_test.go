@@ -230,7 +230,9 @@ func crashAt(n *nemesisRun, p *proc, point string) error {
 	n.log("crashed", "%s killed itself at %s of block %d", p.name, point, at)
 	p.start()
 	n.log("restart", "%s", p.name)
-	return n.catchUp(p)
+	err := n.catchUp(p)
+	n.log("recovery", "%s", strings.Join(p.logOfLastStart(3, "ABCI Handshake App Info", "ABCI Replay Blocks"), " | "))
+	return err
 }
 
 // buildConsortBinary builds cmd/consort once for the test.
