@@ -65,3 +65,14 @@ monitoring:
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
 	$(PROMTOOL) check rules scripts/monitoring/alerts.yml
 	$(PROMTOOL) test rules scripts/monitoring/alerts_test.yml
+
+## e2e: the fault-injection suite's long form on four real validators:
+## random faults for E2E_DURATION (default 3m), then the crash-point run;
+## exits non-zero on any violated invariant. E2E_SEED=N replays a run;
+## E2E_ARTIFACTS=DIR is where a failed run writes its history file. The
+## short form (each fault once, fixed seed) runs in `make unit`.
+E2E_DURATION ?= 3m
+E2E_TIMEOUT  ?= 60m
+.PHONY: e2e
+e2e:
+	E2E_DURATION=$(E2E_DURATION) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -v -run '^(TestFaults|TestCrashPoints)$$' ./e2e/
