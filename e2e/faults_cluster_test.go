@@ -347,6 +347,20 @@ func (p *proc) logOfLastStart(max int, words ...string) []string {
 	return out
 }
 
+// handshakeHeight is the app height CometBFT's handshake found at the
+// node's last start (from its log), -1 if the log does not say.
+func (p *proc) handshakeHeight() int64 {
+	for _, line := range p.logOfLastStart(1, "ABCI Handshake App Info") {
+		var rec struct {
+			Height int64 `json:"height"`
+		}
+		if i := strings.IndexByte(line, '{'); i >= 0 && json.Unmarshal([]byte(line[i:]), &rec) == nil {
+			return rec.Height
+		}
+	}
+	return -1
+}
+
 // waitExit waits for the process to end by itself (a crash point).
 func (p *proc) waitExit(timeout time.Duration) bool {
 	p.mu.Lock()

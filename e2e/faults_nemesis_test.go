@@ -196,7 +196,13 @@ func nemesisTruncateWAL(n *nemesisRun) error {
 	p.start()
 	n.log("restart", "%s", p.name)
 	err = n.catchUp(p)
-	n.log("recovery", "%s", strings.Join(p.logOfLastStart(6, "WAL", "Catchup by replaying", "Replay: Done", "ABCI Replay Blocks"), " | "))
+	var seen []string
+	for _, phrase := range []string{"WAL file is corrupted", "Catchup by replaying consensus messages", "Replay: Done", "ABCI Replay Blocks"} {
+		if len(p.logOfLastStart(1, phrase)) > 0 {
+			seen = append(seen, phrase)
+		}
+	}
+	n.log("recovery", "%s's log after the restart says: %s", p.name, strings.Join(seen, "; "))
 	return err
 }
 
@@ -205,23 +211,35 @@ func nemesisTruncateWAL(n *nemesisRun) error {
 // lied about a sync. The node must reload an older version and replay.
 func nemesisTruncateStore(n *nemesisRun) error {
 	p := n.pick()
-	p.kill()
 	dir := filepath.Join(p.home, "data", "app", "state.db")
-	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
-	if len(logs) == 0 {
-		return fmt.Errorf("no leveldb journal in %s", dir)
+	// The journal a node writes since its last start must hold a few
+	// blocks' writes, or there is nothing recent to lose.
+	var journal string
+	deadline := time.Now().Add(progressTimeout)
+	for journal == "" && time.Now().Before(deadline) {
+		logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+		slices.Sort(logs) // numbered files of one width: the newest sorts last
+		if len(logs) > 0 {
+			if st, err := os.Stat(logs[len(logs)-1]); err == nil && st.Size() >= 8<<10 {
+				journal = logs[len(logs)-1]
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
-	slices.Sort(logs) // numbered files: the newest sorts last at equal width
-	journal := logs[len(logs)-1]
+	if journal == "" {
+		return fmt.Errorf("%s: its app store journal in %s never held 8 KiB", p.name, dir)
+	}
+	before := p.height()
+	p.kill()
 	cut, err := truncateTail(journal, 4096, n.rng)
 	if err != nil {
 		return err
 	}
-	n.log("truncate", "%s: killed, cut %d bytes off its app store journal %s", p.name, cut, filepath.Base(journal))
+	n.log("truncate", "%s: killed at height %d, cut %d bytes off its app store journal %s", p.name, before, cut, filepath.Base(journal))
 	p.start()
 	n.log("restart", "%s", p.name)
 	err = n.catchUp(p)
-	n.log("recovery", "%s", strings.Join(p.logOfLastStart(4, "ABCI Handshake App Info", "ABCI Replay Blocks", "Applied block", "Replay last block"), " | "))
+	n.log("recovery", "%s reopened its app store at height %d (it had %d before the cut); CometBFT replayed the rest", p.name, p.handshakeHeight(), before)
 	return err
 }
 

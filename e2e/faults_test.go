@@ -231,7 +231,7 @@ func crashAt(n *nemesisRun, p *proc, point string) error {
 	p.start()
 	n.log("restart", "%s", p.name)
 	err := n.catchUp(p)
-	n.log("recovery", "%s", strings.Join(p.logOfLastStart(3, "ABCI Handshake App Info", "ABCI Replay Blocks"), " | "))
+	n.log("recovery", "%s reopened its app store at height %d after crashing in block %d", p.name, p.handshakeHeight(), at)
 	return err
 }
 
