@@ -52,6 +52,14 @@ func TestFaults(t *testing.T) {
 			t.Logf("nemesis %s skipped: no network namespaces on this machine (needs root and iproute2)", n.name)
 		case n.last:
 			final = append(final, n)
+		case n.name == "crash-in-commit" && duration == 0:
+			// The short form crashes at every point once, on a seeded node.
+			for _, point := range crashpoint.Points {
+				node := rng.IntN(faultValidators)
+				schedule = append(schedule, nemesis{name: "crash-at-" + point, run: func(n *nemesisRun) error {
+					return crashAt(n, n.c.nodes[node], point)
+				}})
+			}
 		default:
 			schedule = append(schedule, n)
 		}
@@ -72,13 +80,16 @@ func TestFaults(t *testing.T) {
 	}, final, rng)
 }
 
-// TestCrashPoints kills a validator at each named step between
+// TestCrashPoints (long form only) kills a validator at each named step between
 // FinalizeBlock and the end of Commit (CONSORT_CRASH_AT), under the
 // workload, restarts it without the crash point, and runs the checker: the
 // node must come back to the same blocks and app hashes as the others.
 func TestCrashPoints(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs four node processes")
+	}
+	if os.Getenv(envDuration) == "" {
+		t.Skipf("long form only (make e2e, %s set): the short form of TestFaults already crashes a node at every point", envDuration)
 	}
 	seed := uint64(shortFormSeed)
 	if s := os.Getenv(envSeed); s != "" {
