@@ -45,6 +45,9 @@ type cluster struct {
 	accounts []workAccount
 	supply   uint64 // USD in genesis, all of it in workload accounts
 	timeline *timeline
+
+	mu      sync.Mutex
+	highest int64 // the highest height any node reported
 }
 
 // workAccount is a workload account and its key.
@@ -398,7 +401,22 @@ func (p *proc) height() int64 {
 	if err != nil {
 		return -1
 	}
+	p.c.saw(st.Height)
 	return st.Height
+}
+
+// saw notes a height some node reported.
+func (c *cluster) saw(h int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.highest = max(c.highest, h)
+}
+
+// highestSeen is the highest height any node has reported so far.
+func (c *cluster) highestSeen() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.highest
 }
 
 // stopAll ends every process: SIGCONT first so that a frozen one can die.

@@ -155,6 +155,11 @@ func broadcast(ctx context.Context, node *proc, worker int, kind string, pair in
 	rec.Acked = err == nil && res != nil && res.Code == 0 && res.Height > 0
 	rec.Rejected = err == nil && res != nil && res.Code != 0
 	h.add(rec)
+	if err != nil {
+		// A node that refuses at once (down, catching up) is not worth
+		// asking again in a tight loop.
+		pause(ctx, 300*time.Millisecond)
+	}
 }
 
 func pause(ctx context.Context, d time.Duration) {
