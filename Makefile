@@ -75,4 +75,4 @@ E2E_DURATION ?= 3m
 E2E_TIMEOUT  ?= 60m
 .PHONY: e2e
 e2e:
-	E2E_DURATION=$(E2E_DURATION) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -v -run '^(TestFaults|TestCrashPoints)$$' ./e2e/
+	E2E_DURATION=$(E2E_DURATION) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -v -run '^(TestFaults|TestCrashPoints)$$' ./e2e/faults/
