@@ -66,19 +66,17 @@ func TestFaults(t *testing.T) {
 		}
 	}
 	rng.Shuffle(len(schedule), func(i, j int) { schedule[i], schedule[j] = schedule[j], schedule[i] })
-	pickRandom := duration > 0
-	runFaults(t, c, seed, duration, func(i int) (nemesis, bool) {
-		switch {
-		case pickRandom:
-			if i < 0 { // the time is up: the final faults
-				return nemesis{}, false
-			}
-			return schedule[rng.IntN(len(schedule))], true
-		case i < len(schedule):
+	next := func(i int) (nemesis, bool) {
+		if i < len(schedule) {
 			return schedule[i], true
 		}
 		return nemesis{}, false
-	}, final, rng)
+	}
+	if duration > 0 {
+		// Random faults, with replacement, until runFaults says the time is up.
+		next = func(int) (nemesis, bool) { return schedule[rng.IntN(len(schedule))], true }
+	}
+	runFaults(t, c, seed, duration, next, final, rng)
 }
 
 // TestCrashPoints (long form only) kills a validator at each named step between
@@ -104,7 +102,7 @@ func TestCrashPoints(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, seed))
 	c := newCluster(t, buildConsortBinary(t), newTimeline())
 	runFaults(t, c, seed, 0, func(i int) (nemesis, bool) {
-		if i < 0 || i >= len(crashpoint.Points) {
+		if i >= len(crashpoint.Points) {
 			return nemesis{}, false
 		}
 		point := crashpoint.Points[i]
@@ -143,8 +141,8 @@ func faultSettings(t *testing.T) (uint64, time.Duration) {
 	return seed, duration
 }
 
-// runFaults runs the workload while next(i) supplies the i-th fault; with a
-// duration, next is asked until the time is up, then the final faults run.
+// runFaults runs the workload while next(i) supplies the i-th fault, until
+// next has none or the duration (if any) is up; then the final faults run.
 // Then the checker runs, and a failure leaves the history file.
 func runFaults(t *testing.T, c *cluster, seed uint64, duration time.Duration, next func(i int) (nemesis, bool), final []nemesis, rng *rand.Rand) {
 	started := time.Now()
