@@ -22,6 +22,9 @@ const (
 	envDuration = "E2E_DURATION"
 	// E2E_SEED replays a run: the fault order, targets and workload.
 	envSeed = "E2E_SEED"
+	// E2E_FAULTS limits a run to the faults whose names start with one of
+	// these comma-separated prefixes (e.g. "truncate-wal,partition").
+	envFaults = "E2E_FAULTS"
 	// E2E_ARTIFACTS is where a run writes its history: always when set, and
 	// on failure into a new temporary folder (kept) when not.
 	envArtifacts = "E2E_ARTIFACTS"
@@ -64,6 +67,22 @@ func TestFaults(t *testing.T) {
 		default:
 			schedule = append(schedule, n)
 		}
+	}
+	if only := os.Getenv(envFaults); only != "" {
+		keep := func(ns []nemesis) []nemesis {
+			var out []nemesis
+			for _, n := range ns {
+				for _, name := range strings.Split(only, ",") {
+					if strings.HasPrefix(n.name, strings.TrimSpace(name)) {
+						out = append(out, n)
+						break
+					}
+				}
+			}
+			return out
+		}
+		schedule, final = keep(schedule), keep(final)
+		t.Logf("only the faults named in %s=%s", envFaults, only)
 	}
 	rng.Shuffle(len(schedule), func(i, j int) { schedule[i], schedule[j] = schedule[j], schedule[i] })
 	next := func(i int) (nemesis, bool) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/consort-ledger/consort/app"
+	"github.com/consort-ledger/consort/audit"
 	"github.com/consort-ledger/consort/consensus"
 	"github.com/consort-ledger/consort/crashpoint"
 )
@@ -194,16 +195,24 @@ func nemesisHaltTwo(n *nemesisRun) error {
 // alone behind its peers block-syncs and skips its WAL, so only with nobody
 // ahead does the torn WAL get read (and repaired) on the way back.
 func nemesisTruncateWAL(n *nemesisRun) error {
-	p := n.pick()
 	for _, q := range n.c.nodes {
 		q.kill()
+	}
+	// The torn WAL goes to a node no peer is ahead of (the highest block
+	// store), so that it has no block to sync and reads its WAL.
+	var p *proc
+	var best int64 = -1
+	for _, i := range n.rng.Perm(len(n.c.nodes)) {
+		if h := storedHeight(n.c.nodes[i]); h > best {
+			p, best = n.c.nodes[i], h
+		}
 	}
 	wal := filepath.Join(p.home, "data", "cs.wal", "wal")
 	cut, err := truncateTail(wal, 2048, n.rng)
 	if err != nil {
 		return err
 	}
-	n.log("truncate", "all four killed; cut %d bytes off %s's consensus WAL", cut, p.name)
+	n.log("truncate", "all four killed; cut %d bytes off %s's consensus WAL (its block store at %d, the highest)", cut, p.name, best)
 	for _, q := range n.c.nodes {
 		q.start()
 	}
@@ -212,7 +221,7 @@ func nemesisTruncateWAL(n *nemesisRun) error {
 		return fmt.Errorf("after a power loss of all four: %w", err)
 	}
 	var seen []string
-	for _, phrase := range []string{"data has been corrupted", "WAL file is corrupted; attempting repair", "successful WAL repair", "Catchup by replaying consensus messages", "Replay: Done"} {
+	for _, phrase := range []string{"data has been corrupted", "WAL file is corrupted; attempting repair", "successful WAL repair", "Catchup by replaying consensus messages", "Replay: Done", "error on catchup replay; proceeding to start state anyway", "Time to switch to consensus mode"} {
 		if len(p.logOfLastStart(1, phrase)) > 0 {
 			seen = append(seen, phrase)
 		}
@@ -256,6 +265,21 @@ func nemesisTruncateStore(n *nemesisRun) error {
 	err = n.catchUp(p)
 	n.log("recovery", "%s reopened its app store at height %d (it had %d before the cut); CometBFT replayed the rest", p.name, p.handshakeHeight(), before)
 	return err
+}
+
+// storedHeight is the height of a stopped node's block store, -1 if it
+// cannot be read.
+func storedHeight(p *proc) int64 {
+	h, err := audit.OpenHome(audit.HomeConfig{GenesisFile: filepath.Join(p.home, "config", "genesis.json"), DBDir: filepath.Join(p.home, "data")})
+	if err != nil {
+		return -1
+	}
+	defer h.Close()
+	_, top, err := h.Heights(context.Background())
+	if err != nil {
+		return -1
+	}
+	return top
 }
 
 // truncateTail cuts between 1 and most bytes off the end of path.
