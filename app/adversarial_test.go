@@ -83,7 +83,7 @@ func TestAdversarialTransactions(t *testing.T) {
 		{"oversized memo", signTx(t, withMemo(valid, strings.Repeat("m", 257)), f.alice), CodeTooLarge},
 		{"257 inputs", signTx(t, manyInputs(257), f.alice), CodeTooLarge},
 		{"257 outputs", signTx(t, tooManyOutputs, f.alice), CodeTooLarge},
-		{"33 signatures", manySigs(t, valid, f.alice, 33), CodeMalformed},
+		{"33 copies of one signature", manySigs(t, valid, f.alice, 33), CodeMalformed},
 		{"20000 empty repeated inputs", signRaw(t, f.alice, hugeRepeated(20_000)), CodeMalformed},
 		{"1500 well-formed inputs", signTx(t, manyInputs(1500), f.alice), CodeTooLarge},
 		{"5000-deep nested messages", signRaw(t, f.alice, deeplyNested(5_000)), CodeMalformed},
