@@ -52,7 +52,9 @@ func (s *KVStore) Read(ctx context.Context, key string) ([]byte, int, error) {
 	}
 	if err != nil {
 		verr := classify(ctx, "read", path, resp, err)
-		if !errors.Is(verr, ErrNotFound) {
+		if !errors.Is(verr, ErrNotFound) || len(verr.Messages) > 0 {
+			// A key never written gets a 404 without messages; a
+			// missing mount gets one with "no handler for route".
 			return nil, 0, verr
 		}
 		// KV answers 404 for a deleted newest version too, with its
