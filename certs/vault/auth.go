@@ -23,6 +23,13 @@ type lease struct {
 
 // login logs in with AppRole and makes the new token the client's.
 func (c *Client) login(ctx context.Context) (lease, error) {
+	c.loginMu.Lock()
+	defer c.loginMu.Unlock()
+	return c.loginLocked(ctx)
+}
+
+// loginLocked is login with loginMu held.
+func (c *Client) loginLocked(ctx context.Context) (lease, error) {
 	secretID, err := readSecretFile(c.cfg.SecretIDFile, "AppRole SecretID")
 	if err != nil {
 		return lease{}, err
