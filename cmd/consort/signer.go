@@ -91,20 +91,19 @@ Example:
 				return err
 			}
 			defer vv.Close()
-			var reg *prometheus.Registry
+			var reg prometheus.Registerer // nil: no metrics
 			if o.metrics != "" {
-				reg = prometheus.NewRegistry()
-			}
-			signer, err := vv.signer(g.home, reg, logger)
-			if err != nil {
-				return err
-			}
-			if reg != nil {
-				stop, err := serveSignerMetrics(o.metrics, reg, logger)
+				r := prometheus.NewRegistry()
+				stop, err := serveSignerMetrics(o.metrics, r, logger)
 				if err != nil {
 					return err
 				}
 				defer stop()
+				reg = r
+			}
+			signer, err := vv.signer(g.home, reg, logger)
+			if err != nil {
+				return err
 			}
 			if g.node != "" || homeExists(g.home) {
 				c, err := g.client()
