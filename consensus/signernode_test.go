@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/cometbft/cometbft/abci/example/kvstore"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/rs/zerolog"
 
 	"github.com/consort-ledger/consort/certs"
 	"github.com/consort-ledger/consort/certs/certstest"
@@ -189,5 +191,14 @@ func TestRemoteSignerCommits(t *testing.T) {
 	waitFor(t, 30*time.Second, "height 3 signed remotely", func() bool { return height(ctx, rpc) >= 3 })
 	if keys.Signs() == 0 {
 		t.Fatal("the key provider never signed: the node did not use the remote signer")
+	}
+}
+
+func TestServeSignerRefusesBadAddress(t *testing.T) {
+	for _, addr := range []string{"127.0.0.1:26659", "http://127.0.0.1:26659", ""} {
+		err := ServeSigner(t.Context(), addr, "c", nil, zerolog.Nop())
+		if err == nil || !strings.Contains(err.Error(), "priv_validator_laddr") {
+			t.Errorf("address %q: got %v, want an error naming priv_validator_laddr", addr, err)
+		}
 	}
 }
