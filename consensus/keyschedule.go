@@ -89,8 +89,9 @@ func LoadKeySchedule(ctx context.Context, store certs.VersionedStore, keyName st
 //
 // It refuses a fromHeight at or below the shared watermark (those heights
 // are signed already, by the version scheduled then) and a version lower
-// than the one scheduled before fromHeight (a version never goes back).
-// Entries from fromHeight on that are not active yet are replaced. Calling
+// than one already active (a version that signed never goes back). Entries
+// not active yet from fromHeight on, or of this version or a higher one,
+// are replaced. Calling
 // it again with the same arguments is a no-op. A schedule never written
 // starts as version 1 from height 1.
 func ScheduleKeyVersion(ctx context.Context, store certs.VersionedStore, keyName string, version int, fromHeight int64) error {
@@ -120,9 +121,12 @@ func ScheduleKeyVersion(ctx context.Context, store certs.VersionedStore, keyName
 			return fmt.Errorf("schedule key version %d from height %d: validator key %s has signed up to height %d already; pick a later height",
 				version, fromHeight, keyName, signed)
 		}
+		// Keep what is active (signed already) and what is pending before
+		// fromHeight with a lower version; a pending entry of this version
+		// or a higher one is replaced.
 		var next KeySchedule
 		for _, e := range current {
-			if e.FromHeight < fromHeight {
+			if e.FromHeight < fromHeight && (e.FromHeight <= signed || e.Version < version) {
 				next = append(next, e)
 			}
 		}

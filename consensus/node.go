@@ -10,6 +10,7 @@ import (
 	"github.com/cometbft/cometbft/node"
 	"github.com/cometbft/cometbft/p2p"
 	"github.com/cometbft/cometbft/proxy"
+	"github.com/cometbft/cometbft/store"
 	cmttypes "github.com/cometbft/cometbft/types"
 	"github.com/rs/zerolog"
 )
@@ -63,4 +64,37 @@ func Run(ctx context.Context, n *node.Node) error {
 	}
 	n.Wait()
 	return nil
+}
+
+// NewNodeWithSigner is NewNode signing with s instead of the home's key
+// file. It gives s the node's committed height as its height source, so
+// that GetPubKey follows the key schedule: the block store's height read
+// before the node opens it, then the live block store's.
+func NewNodeWithSigner(ctx context.Context, cfg *cmtcfg.Config, app cmtabci.Application, s *Signer, logger zerolog.Logger) (*node.Node, error) {
+	h, err := blockStoreHeight(cfg)
+	if err != nil {
+		return nil, err
+	}
+	s.SetHeightSource(func() int64 { return h })
+	n, err := newNode(ctx, cfg, app, s, logger)
+	if err != nil {
+		return nil, err
+	}
+	s.SetHeightSource(n.BlockStore().Height)
+	return n, nil
+}
+
+// blockStoreHeight opens the home's block store long enough to read its
+// height (0 for a new home). The node opens it for itself afterwards.
+func blockStoreHeight(cfg *cmtcfg.Config) (int64, error) {
+	db, err := cmtcfg.DefaultDBProvider(&cmtcfg.DBContext{ID: "blockstore", Config: cfg})
+	if err != nil {
+		return 0, fmt.Errorf("open block store: %w", err)
+	}
+	bs := store.NewBlockStore(db)
+	h := bs.Height()
+	if err := bs.Close(); err != nil {
+		return 0, fmt.Errorf("close block store: %w", err)
+	}
+	return h, nil
 }

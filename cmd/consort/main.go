@@ -69,6 +69,7 @@ Read a balance:                             consort query balance bob --asset US
 		newTestnetCmd(g),
 		newAuditCmd(g),
 		newValidatorCmd(g),
+		newSignerCmd(g),
 	)
 	return root
 }

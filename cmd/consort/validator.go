@@ -20,14 +20,6 @@ import (
 	"github.com/consort-ledger/consort/settings"
 )
 
-// DevValidatorKey is the transit key of the dev chain's validator when it
-// signs through Vault (start --dev --signer vault).
-const DevValidatorKey = "consort-dev-validator"
-
-// watermarkMount is the Vault KV v2 mount holding every signer's shared
-// watermark and key schedule.
-const watermarkMount = "secret"
-
 func newValidatorCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validator",
@@ -65,14 +57,14 @@ while the network keeps running. In order, it:
 
 The Vault connection and the transit key name come from the home's settings
 ([vault], [signer] key; VAULT_ADDR and VAULT_TOKEN as with the Vault CLI);
-the dev chain's key is ` + DevValidatorKey + `. A new version left unused by
+the dev chain's key is ` + devValidatorKey + `. A new version left unused by
 an interrupted run is reused, not rotated again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return g.rotateKey(cmd, o) },
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.validator, "validator", "", "the validator's name (default: the validator whose key is this home's transit key)")
-	f.StringVar(&o.key, "key", "", "the Vault transit key (default: [signer] key of the home's settings, else "+DevValidatorKey+" on the dev chain)")
+	f.StringVar(&o.key, "key", "", "the Vault transit key (default: [signer] key of the home's settings, else "+devValidatorKey+" on the dev chain)")
 	f.StringVar(&o.from, "from", "", "keyring key of the operator account that signs (default: the validator's operator)")
 	f.DurationVar(&o.wait, "wait", 2*time.Minute, "how long to wait for the new key's first signature")
 	return cmd
@@ -94,7 +86,7 @@ func (g *globals) rotateKey(cmd *cobra.Command, o rotateOptions) error {
 		keyName = cfg.Signer.Key
 	}
 	if keyName == "" && chainID == devOptions().chainID {
-		keyName = DevValidatorKey
+		keyName = devValidatorKey
 	}
 	if keyName == "" {
 		return errors.New("no transit key: set [signer] key in the home's settings or pass --key")
@@ -104,7 +96,7 @@ func (g *globals) rotateKey(cmd *cobra.Command, o rotateOptions) error {
 		return err
 	}
 	defer vc.Close()
-	transit, store := vc.Transit(keyName), vc.KV(watermarkMount)
+	transit, store := vc.Transit(keyName), vc.KV(validatorKVMount)
 
 	schedule, _, err := consensus.LoadKeySchedule(ctx, store, keyName, 1)
 	if err != nil {
