@@ -104,7 +104,9 @@ func TestNodeWithSignerSurvivesKeyOutage(t *testing.T) {
 		return testutil.ToFloat64(s.metrics.Errors.WithLabelValues(SignerErrorKey)) > 0
 	})
 	stalled := height(ctx, rpc)
-	time.Sleep(2 * time.Second) // the chain must not move while the key is gone
+	// Longer than the propose timeout (3s): a round that CometBFT gives up
+	// on must not leave the chain stuck once the key is back.
+	time.Sleep(4 * time.Second)
 	if h := height(ctx, rpc); h > stalled+1 {
 		t.Fatalf("height went from %d to %d while the key provider was down", stalled, h)
 	}
