@@ -4,10 +4,17 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -217,4 +224,77 @@ func setPrivValidatorLaddr(t *testing.T, home, laddr string) {
 	if err := os.WriteFile(file, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestMainnetStartsWithVaultSigner: the mainnet profile refuses the file
+// signer and plain-http Vault, and starts a node with the Vault signer
+// over https (a TLS proxy in front of the test Vault, trusted through
+// VAULT_CACERT).
+func TestMainnetStartsWithVaultSigner(t *testing.T) {
+	srv := vaulttest.Start(t)
+	vc := vaultFor(t, srv)
+	const keyName = "mainnet-validator"
+	key := vc.Transit(keyName)
+	if err := key.Create(t.Context(), keyring.Ed25519); err != nil {
+		t.Fatal(err)
+	}
+	pub, err := key.PubKey(t.Context(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target, err := url.Parse(srv.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httptest.NewTLSServer(httputil.NewSingleHostReverseProxy(target))
+	t.Cleanup(proxy.Close)
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "vault-ca.pem")
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: proxy.Certificate().Raw})
+	if err := os.WriteFile(caFile, ca, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	bin := buildConsort(t)
+	home := filepath.Join(dir, "home")
+	ports := newNodePorts(t)
+	o := devOptions()
+	o.chainID, o.validatorKey, o.timeoutCommit = "mainnet-test", pub, 200*time.Millisecond
+	o.rpcListen = fmt.Sprintf("tcp://127.0.0.1:%d", ports.rpc)
+	o.p2pListen = fmt.Sprintf("tcp://127.0.0.1:%d", ports.p2p)
+	o.metricsListen = fmt.Sprintf("127.0.0.1:%d", ports.metrics)
+	if _, err := initHome(home, o); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, stderr, err := runCLI(t, bin, "start", "--home", home, "--profile", "mainnet"); err == nil || !strings.Contains(stderr, `signer.backend "file" is not allowed on mainnet`) {
+		t.Fatalf("mainnet with the file signer: got %v\n%s\nwant a refusal", err, stderr)
+	}
+	t.Setenv("CONSORT_SIGNER_KEY", keyName)
+	if _, stderr, err := runCLI(t, bin, "start", "--home", home, "--profile", "mainnet", "--signer", "vault"); err == nil || !strings.Contains(stderr, "want https on mainnet") {
+		t.Fatalf("mainnet with http Vault: got %v\n%s\nwant a refusal", err, stderr)
+	}
+	t.Setenv("VAULT_ADDR", proxy.URL)
+	t.Setenv("VAULT_CACERT", caFile)
+	startNode(t, bin, dir, "node", "start", "--home", home, "--profile", "mainnet", "--signer", "vault")
+	rpc := newRPC(t, ports.rpcURL())
+	waitHeight(t, rpc, 3, 60*time.Second)
+	onlyValidatorIs(t, rpc, pub)
+	if m := httpGetText(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", ports.metrics)); !strings.Contains(m, "consort_signer_last_signed_height") {
+		t.Error("the node's metrics lack consort_signer_last_signed_height")
+	}
+}
+
+func httpGetText(t *testing.T, u string) string {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
