@@ -276,6 +276,16 @@ func TestMainnetStartsWithVaultSigner(t *testing.T) {
 	}
 	t.Setenv("VAULT_ADDR", proxy.URL)
 	t.Setenv("VAULT_CACERT", caFile)
+	// Outside --dev a missing key is never created.
+	t.Setenv("CONSORT_SIGNER_KEY", "no-such-key")
+	if _, stderr, err := runCLI(t, bin, "start", "--home", home, "--profile", "mainnet", "--signer", "vault"); err == nil ||
+		!strings.Contains(stderr, "transit/keys/no-such-key does not exist in Vault at "+proxy.URL+" (vault.address / VAULT_ADDR)") {
+		t.Fatalf("missing key: got %v\n%s\nwant an error naming the key and the Vault address", err, stderr)
+	}
+	if ok, err := vc.Transit("no-such-key").Exists(t.Context()); err != nil || ok {
+		t.Fatalf("start created the missing key outside --dev (exists %v, %v)", ok, err)
+	}
+	t.Setenv("CONSORT_SIGNER_KEY", keyName)
 	startNode(t, bin, dir, "node", "start", "--home", home, "--profile", "mainnet", "--signer", "vault")
 	rpc := newRPC(t, ports.rpcURL())
 	waitHeight(t, rpc, 3, 60*time.Second)
