@@ -84,9 +84,12 @@ func NewNodeWithSigner(ctx context.Context, cfg *cmtcfg.Config, app cmtabci.Appl
 		return nil, err
 	}
 	s.SetHeightSource(func() int64 { return h })
-	alone, err := holdsQuorumAlone(cfg, s)
+	inSet, alone, err := signerVotingPower(cfg, s)
 	if err != nil {
 		return nil, err
+	}
+	if !inSet {
+		logger.Warn().Msg("the signer's key is not in this chain's latest validator set: the node will not vote (a home made with the file key started with the Vault signer?)")
 	}
 	if alone {
 		logger.Info().Msg("this validator holds more than 2/3 of the voting power: signing requests wait for Vault instead of failing")
@@ -100,26 +103,26 @@ func NewNodeWithSigner(ctx context.Context, cfg *cmtcfg.Config, app cmtabci.Appl
 	return n, nil
 }
 
-// holdsQuorumAlone reports whether s's key holds more than 2/3 of the
-// voting power of the home's latest validator set (genesis' before the
-// first block).
-func holdsQuorumAlone(cfg *cmtcfg.Config, s *Signer) (bool, error) {
+// signerVotingPower reports whether s's key is in the home's latest
+// validator set (genesis' before the first block), and whether it holds
+// more than 2/3 of the voting power alone.
+func signerVotingPower(cfg *cmtcfg.Config, s *Signer) (inSet, alone bool, err error) {
 	db, err := cmtcfg.DefaultDBProvider(&cmtcfg.DBContext{ID: "state", Config: cfg})
 	if err != nil {
-		return false, fmt.Errorf("open state store: %w", err)
+		return false, false, fmt.Errorf("open state store: %w", err)
 	}
 	st, err := sm.NewStore(db, sm.StoreOptions{}).Load()
 	if cerr := db.Close(); err == nil && cerr != nil {
 		err = cerr
 	}
 	if err != nil {
-		return false, fmt.Errorf("load consensus state: %w", err)
+		return false, false, fmt.Errorf("load consensus state: %w", err)
 	}
 	vals := st.Validators
 	if st.IsEmpty() || vals == nil {
 		doc, err := cmttypes.GenesisDocFromFile(cfg.GenesisFile())
 		if err != nil {
-			return false, fmt.Errorf("read genesis: %w", err)
+			return false, false, fmt.Errorf("read genesis: %w", err)
 		}
 		var list []*cmttypes.Validator
 		for _, v := range doc.Validators {
@@ -129,10 +132,13 @@ func holdsQuorumAlone(cfg *cmtcfg.Config, s *Signer) (bool, error) {
 	}
 	pub, err := s.GetPubKey()
 	if err != nil {
-		return false, fmt.Errorf("validator public key: %w", err)
+		return false, false, fmt.Errorf("validator public key: %w", err)
 	}
 	_, v := vals.GetByAddress(pub.Address())
-	return v != nil && 3*v.VotingPower > 2*vals.TotalVotingPower(), nil
+	if v == nil {
+		return false, false, nil
+	}
+	return true, 3*v.VotingPower > 2*vals.TotalVotingPower(), nil
 }
 
 // blockStoreHeight opens the home's block store long enough to read its
