@@ -1,0 +1,72 @@
+package vaulttest
+
+import (
+	"net/http"
+	"testing"
+)
+
+// A dev server starts healthy, answers with its root token, refuses a wrong
+// token, and keeps a KV v2 value across a graceful stop, a kill and restarts.
+func TestStartStopRestartKeepsKV(t *testing.T) {
+	v := Start(t)
+	v.EnsureMounts(t)
+
+	resp, err := http.Get(v.Addr() + "/v1/sys/health")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("sys/health: status %d", resp.StatusCode)
+	}
+
+	if st, out, err := request(v.Addr(), "not-the-token", "GET", "secret/data/nothing", nil); err != nil || st != http.StatusForbidden {
+		t.Fatalf("a wrong token: status %d, %v %v; want 403", st, err, out)
+	}
+
+	st, out, err := v.Request("POST", "secret/data/vaulttest/kept", map[string]any{"data": map[string]any{"height": "42"}})
+	if err != nil || st != http.StatusOK {
+		t.Fatalf("KV write: status %d, %v %v", st, err, out)
+	}
+
+	read := func() string {
+		t.Helper()
+		st, out, err := v.Request("GET", "secret/data/vaulttest/kept", nil)
+		if err != nil || st != http.StatusOK {
+			t.Fatalf("KV read: status %d, %v %v", st, err, out)
+		}
+		data, _ := out["data"].(map[string]any)
+		inner, _ := data["data"].(map[string]any)
+		s, _ := inner["height"].(string)
+		return s
+	}
+	if got := read(); got != "42" {
+		t.Fatalf("KV read: height %q, want 42", got)
+	}
+	if v.Real() {
+		t.Skip("the rest needs the dev server")
+	}
+	addr := v.Addr()
+
+	v.Stop()
+	if _, err := http.Get(addr + "/v1/sys/health"); err == nil {
+		t.Fatal("the server still answers after Stop")
+	}
+	v.Restart()
+	if v.Addr() != addr {
+		t.Fatalf("restarted on %s, want the same address %s", v.Addr(), addr)
+	}
+	if got := read(); got != "42" {
+		t.Fatalf("after a restart: height %q, want 42", got)
+	}
+
+	st, out, err = v.Request("POST", "secret/data/vaulttest/kept", map[string]any{"data": map[string]any{"height": "43"}})
+	if err != nil || st != http.StatusOK {
+		t.Fatalf("KV write: status %d, %v %v", st, err, out)
+	}
+	v.Kill()
+	v.Restart()
+	if got := read(); got != "43" {
+		t.Fatalf("after a kill and restart: height %q, want 43", got)
+	}
+}
