@@ -265,6 +265,7 @@ func (c *Client) roundTrip(ctx context.Context, op, path string, fn func(context
 		c.log.Warn().Err(err).Str("path", path).Msg("logging in to Vault again after a permission error failed")
 		return resp, verr
 	}
+	c.log.Info().Str("path", path).Msg("Vault refused the token; logged in again with AppRole and retried")
 	return c.attempt(ctx, op, path, fn)
 }
 
