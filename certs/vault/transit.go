@@ -297,7 +297,7 @@ func (k *TransitKey) Create(ctx context.Context, t keyring.KeyType) error {
 	case err == nil && info.Type == t:
 		return nil
 	case err == nil:
-		return fmt.Errorf("vault: %s exists as a %s key, not %s", k.Path(), info.Type, t)
+		return fmt.Errorf("vault: %s exists with type %s, not %s", k.Path(), info.Type, t)
 	case !errors.Is(err, ErrNotFound):
 		return err
 	}
@@ -313,7 +313,7 @@ func (k *TransitKey) Create(ctx context.Context, t keyring.KeyType) error {
 		return err
 	}
 	if info.Type != t {
-		return fmt.Errorf("vault: %s exists as a %s key, not %s", k.Path(), info.Type, t)
+		return fmt.Errorf("vault: %s exists with type %s, not %s", k.Path(), info.Type, t)
 	}
 	return nil
 }

@@ -65,7 +65,7 @@ func TestTransitSignVersions(t *testing.T) {
 			if typ == keyring.P256 {
 				other = keyring.Ed25519
 			}
-			if err := k.Create(ctx, other); err == nil || !strings.Contains(err.Error(), "exists as a") {
+			if err := k.Create(ctx, other); err == nil || !strings.Contains(err.Error(), "exists with type") {
 				t.Fatalf("Create with another type: got %v", err)
 			}
 			info, err := k.Info(ctx)
