@@ -134,11 +134,15 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Client, error) {
 	if cfg.Address == "" {
 		return nil, errors.New("vault: no address: set vault.address, CONSORT_VAULT_ADDR or VAULT_ADDR")
 	}
-	apiCfg := api.DefaultConfig() // TLS settings from VAULT_CACERT etc.
+	// TLS settings come from the Vault CLI's variables (VAULT_CACERT,
+	// VAULT_CLIENT_CERT, ...); address, token, timeout and retries from
+	// cfg only.
+	apiCfg := api.DefaultConfig()
 	if apiCfg.Error != nil {
 		return nil, fmt.Errorf("vault: client configuration from the environment: %w", apiCfg.Error)
 	}
 	apiCfg.Address = cfg.Address
+	apiCfg.AgentAddress = "" // VAULT_AGENT_ADDR would take precedence over Address
 	apiCfg.Timeout = cfg.Timeout
 	apiCfg.MaxRetries = cfg.MaxRetries
 	apiCfg.MinRetryWait = minRetryWait
