@@ -98,8 +98,10 @@ func (c *Client) TransitAt(mount, name string) *TransitKey {
 	return &TransitKey{c: c, mount: mount, name: name, pubs: map[int]keyring.PublicKey{}}
 }
 
-// Name returns the key's name; Mount the engine's mount.
-func (k *TransitKey) Name() string  { return k.name }
+// Name returns the key's name.
+func (k *TransitKey) Name() string { return k.name }
+
+// Mount returns the transit engine's mount.
 func (k *TransitKey) Mount() string { return k.mount }
 
 // Path returns "MOUNT/keys/NAME", the form ParseTransitPath reads.
