@@ -42,9 +42,15 @@ func startDev(t *testing.T, dir string) *devServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := &devServer{srv: srv, http: httptest.NewServer(srv), dir: dir}
-	t.Cleanup(d.close)
+	d := &devServer{srv: srv, dir: dir}
+	d.http = newHTTPTestServer(t, srv)
 	return d
+}
+
+func newHTTPTestServer(t *testing.T, h http.Handler) *httptest.Server {
+	hs := httptest.NewServer(h)
+	t.Cleanup(hs.Close)
+	return hs
 }
 
 func (d *devServer) close() { d.http.Close() }
