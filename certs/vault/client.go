@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -98,7 +99,10 @@ func (c Config) withDefaults() Config {
 	if c.Timeout <= 0 {
 		c.Timeout = DefaultTimeout
 	}
-	if c.MaxRetries < 0 {
+	switch {
+	case c.MaxRetries == 0:
+		c.MaxRetries = DefaultMaxRetries
+	case c.MaxRetries < 0:
 		c.MaxRetries = 0
 	}
 	if c.TransitMount == "" {
@@ -115,6 +119,8 @@ type Client struct {
 	api *api.Client
 	log zerolog.Logger
 
+	loginMu sync.Mutex // one AppRole login at a time
+
 	stop     context.CancelFunc
 	done     chan struct{}
 	stopOnce sync.Once
@@ -128,11 +134,15 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Client, error) {
 	if cfg.Address == "" {
 		return nil, errors.New("vault: no address: set vault.address, CONSORT_VAULT_ADDR or VAULT_ADDR")
 	}
-	apiCfg := api.DefaultConfig() // TLS settings from VAULT_CACERT etc.
+	// TLS settings come from the Vault CLI's variables (VAULT_CACERT,
+	// VAULT_CLIENT_CERT, ...); address, token, timeout and retries from
+	// cfg only.
+	apiCfg := api.DefaultConfig()
 	if apiCfg.Error != nil {
 		return nil, fmt.Errorf("vault: client configuration from the environment: %w", apiCfg.Error)
 	}
 	apiCfg.Address = cfg.Address
+	apiCfg.AgentAddress = "" // VAULT_AGENT_ADDR would take precedence over Address
 	apiCfg.Timeout = cfg.Timeout
 	apiCfg.MaxRetries = cfg.MaxRetries
 	apiCfg.MinRetryWait = minRetryWait
@@ -219,12 +229,12 @@ func readSecretFile(path, what string) (string, error) {
 }
 
 // read GETs path and parses the answer. A 404 is an *Error of class
-// ErrNotFound; body, if not nil, receives the raw 404 answer.
+// ErrNotFound.
 func (c *Client) read(ctx context.Context, op, path string) (*api.Secret, error) {
-	cctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	resp, err := c.api.Logical().ReadRawWithContext(cctx, path)
-	return c.finish(ctx, op, path, resp, err)
+	resp, err := c.roundTrip(ctx, op, path, func(cctx context.Context) (*api.Response, error) {
+		return c.api.Logical().ReadRawWithContext(cctx, path)
+	})
+	return c.finish(op, path, resp, err)
 }
 
 // write sends data to path (Vault treats PUT and POST alike) and parses the
@@ -238,18 +248,66 @@ func (c *Client) writeWith(ctx context.Context, cl *api.Client, op, path string,
 	if err != nil {
 		return nil, fmt.Errorf("vault: %s %s: encode request: %w", op, path, err)
 	}
-	cctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
-	resp, err := cl.Logical().WriteRawWithContext(cctx, path, body)
-	return c.finish(ctx, op, path, resp, err)
+	resp, verr := c.roundTrip(ctx, op, path, func(cctx context.Context) (*api.Response, error) {
+		return cl.Logical().WriteRawWithContext(cctx, path, body)
+	})
+	return c.finish(op, path, resp, verr)
 }
 
-func (c *Client) finish(ctx context.Context, op, path string, resp *api.Response, err error) (*api.Secret, error) {
+// roundTrip runs one request, fn, within the timeout and returns the
+// answer with its body read into memory, or the classified failure (with
+// the answer, when Vault gave one). With AppRole, a permission error (the
+// token expired or was revoked before its renewal) makes the client log in
+// again and retry once.
+func (c *Client) roundTrip(ctx context.Context, op, path string, fn func(context.Context) (*api.Response, error)) (*api.Response, *Error) {
+	tok := c.api.Token()
+	resp, verr := c.attempt(ctx, op, path, fn)
+	if verr == nil || verr.Class != ErrPermissionDenied || c.cfg.RoleID == "" || path == approleLoginPath {
+		return resp, verr
+	}
+	if err := c.relogin(ctx, tok); err != nil {
+		c.log.Warn().Err(err).Str("path", path).Msg("logging in to Vault again after a permission error failed")
+		return resp, verr
+	}
+	c.log.Info().Str("path", path).Msg("Vault refused the token; logged in again with AppRole and retried")
+	return c.attempt(ctx, op, path, fn)
+}
+
+func (c *Client) attempt(ctx context.Context, op, path string, fn func(context.Context) (*api.Response, error)) (*api.Response, *Error) {
+	cctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
+	defer cancel()
+	resp, err := fn(cctx)
 	if resp != nil {
-		defer resp.Body.Close()
+		// Read the body before cancel ends the request.
+		body, rerr := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		if err == nil && rerr != nil {
+			err = rerr
+		}
 	}
 	if err != nil {
-		return nil, classify(ctx, op, path, resp, err)
+		return resp, classify(ctx, op, path, resp, err)
+	}
+	return resp, nil
+}
+
+// relogin logs in with AppRole again, unless another caller already
+// replaced the token old since it failed.
+func (c *Client) relogin(ctx context.Context, old string) error {
+	c.loginMu.Lock()
+	defer c.loginMu.Unlock()
+	if c.api.Token() != old {
+		return nil
+	}
+	_, err := c.loginLocked(ctx)
+	return err
+}
+
+// finish parses a successful answer; a failure passes through.
+func (c *Client) finish(op, path string, resp *api.Response, verr *Error) (*api.Secret, error) {
+	if verr != nil {
+		return nil, verr
 	}
 	if resp.StatusCode == http.StatusNoContent {
 		return nil, nil

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hashicorp/vault/api"
+
 	"github.com/consort-ledger/consort/certs"
 )
 
@@ -44,19 +46,17 @@ type kvData struct {
 // WriteCAS still has to name it.
 func (s *KVStore) Read(ctx context.Context, key string) ([]byte, int, error) {
 	path := s.dataPath(key)
-	cctx, cancel := context.WithTimeout(ctx, s.c.cfg.Timeout)
-	defer cancel()
-	resp, err := s.c.api.Logical().ReadRawWithContext(cctx, path)
-	if resp != nil {
-		defer resp.Body.Close()
-	}
-	if err != nil {
-		verr := classify(ctx, "read", path, resp, err)
-		if !errors.Is(verr, ErrNotFound) {
+	resp, verr := s.c.roundTrip(ctx, "read", path, func(cctx context.Context) (*api.Response, error) {
+		return s.c.api.Logical().ReadRawWithContext(cctx, path)
+	})
+	if verr != nil {
+		if !errors.Is(verr, ErrNotFound) || len(verr.Messages) > 0 {
+			// A key never written gets a 404 without messages; a
+			// missing mount gets one with "no handler for route".
 			return nil, 0, verr
 		}
 		// KV answers 404 for a deleted newest version too, with its
-		// metadata; the body is still readable after the error.
+		// metadata.
 		var body struct {
 			Data kvData `json:"data"`
 		}

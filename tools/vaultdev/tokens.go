@@ -598,12 +598,23 @@ func (s *server) createToken(ctx context.Context, parent *tokenEntry, data map[s
 	bad := func(format string, args ...any) (*logical.Response, error) {
 		return logical.ErrorResponse(fmt.Sprintf(format, args...)), logical.ErrInvalidRequest
 	}
-	for k := range data {
+	for k, v := range data {
 		switch k {
 		case "policies", "ttl", "explicit_max_ttl", "period", "renewable", "no_parent",
-			"no_default_policy", "display_name", "meta", "num_uses", "type":
+			"no_default_policy", "display_name", "meta", "num_uses", "type", "lease":
+		case "id", "entity_alias", "role_name":
+			// The official client always sends some of these, empty.
+			if v != nil && v != "" {
+				return bad("vaultdev does not support the token parameter %q", k)
+			}
 		default:
 			return bad("vaultdev does not support the token parameter %q", k)
+		}
+	}
+	if _, ok := data["ttl"]; !ok {
+		// "lease" is the deprecated name of ttl.
+		if l, ok := data["lease"]; ok {
+			data["ttl"] = l
 		}
 	}
 	if t, _ := data["type"].(string); t != "" && t != "service" {
