@@ -2,6 +2,7 @@ package vaulttest
 
 import (
 	"net/http"
+	"os"
 	"testing"
 )
 
@@ -68,5 +69,32 @@ func TestStartStopRestartKeepsKV(t *testing.T) {
 	v.Restart()
 	if got := read(); got != "43" {
 		t.Fatalf("after a kill and restart: height %q, want 43", got)
+	}
+}
+
+// With VAULT_ADDR and VAULT_TOKEN set, Start uses that Vault (here another
+// dev server standing in for a real one) and skips what needs the dev
+// server.
+func TestRealVaultFromEnvironment(t *testing.T) {
+	if os.Getenv("VAULT_ADDR") != "" && os.Getenv("VAULT_TOKEN") != "" {
+		t.Skip("already running against a real Vault")
+	}
+	backing := Start(t)
+	t.Setenv("VAULT_ADDR", backing.Addr()+"/")
+	t.Setenv("VAULT_TOKEN", backing.Token())
+	ok := t.Run("real", func(t *testing.T) {
+		v := Start(t)
+		if !v.Real() || v.Addr() != backing.Addr() || v.Token() != backing.Token() {
+			t.Fatalf("Start did not use VAULT_ADDR/VAULT_TOKEN: real %v addr %s", v.Real(), v.Addr())
+		}
+		v.EnsureMounts(t)
+		if st, _, err := v.Request("GET", "transit/keys?list=true", nil); err != nil || (st != http.StatusOK && st != http.StatusNotFound) {
+			t.Fatalf("request through the real Vault: %d %v", st, err)
+		}
+		v.Restart()
+		t.Fatal("Restart of a real Vault did not skip")
+	})
+	if !ok {
+		t.Fatal("the real-Vault subtest failed")
 	}
 }
