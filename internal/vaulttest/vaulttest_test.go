@@ -98,3 +98,30 @@ func TestRealVaultFromEnvironment(t *testing.T) {
 		t.Fatal("the real-Vault subtest failed")
 	}
 }
+
+// EnsureMounts enables what is missing and leaves what is there.
+func TestEnsureMountsEnablesMissing(t *testing.T) {
+	v := Start(t)
+	if v.Real() {
+		t.Skip("would disable mounts of a real Vault")
+	}
+	for _, p := range []string{"sys/mounts/secret", "sys/mounts/transit", "sys/auth/approle"} {
+		if st, out, err := v.Request("DELETE", p, nil); err != nil || st/100 != 2 {
+			t.Fatalf("DELETE %s: %d %v %v", p, st, err, out)
+		}
+	}
+	if st, _, _ := v.Request("POST", "transit/keys/k", map[string]any{"type": "ed25519"}); st != http.StatusNotFound {
+		t.Fatalf("transit/ still answers after being disabled: %d", st)
+	}
+	v.EnsureMounts(t)
+	v.EnsureMounts(t) // a second call finds them all and changes nothing
+	if st, out, err := v.Request("POST", "transit/keys/k", map[string]any{"type": "ed25519"}); err != nil || st != http.StatusOK {
+		t.Fatalf("transit/ after EnsureMounts: %d %v %v", st, err, out)
+	}
+	if st, out, err := v.Request("POST", "secret/data/a", map[string]any{"data": map[string]any{"b": "c"}, "options": map[string]any{"cas": 0}}); err != nil || st != http.StatusOK {
+		t.Fatalf("secret/ (KV v2) after EnsureMounts: %d %v %v", st, err, out)
+	}
+	if st, out, err := v.Request("POST", "auth/approle/role/r", map[string]any{"token_ttl": "1h"}); err != nil || st != http.StatusNoContent {
+		t.Fatalf("auth/approle/ after EnsureMounts: %d %v %v", st, err, out)
+	}
+}
