@@ -20,7 +20,7 @@ run: build
 	$(BIN) start --dev --home $(HOME_DIR)
 
 ## test: what CI runs (.ci/run): vet, every package's tests, short fuzzing
-test: vet unit fuzz monitoring manifests vaultdev-test
+test: vet vaultdev-test unit fuzz monitoring manifests
 
 vet:
 	$(GO) vet ./...
@@ -73,7 +73,9 @@ vaultdev:
 	cd tools/vaultdev && $(GO) build -o ../../bin/vaultdev .
 
 ## vaultdev-test: vaultdev's tests and the test of scripts/vault/setup.sh,
-## which needs curl and jq (installed from Debian if missing)
+## which needs curl and jq (installed from Debian if missing). make test runs
+## it before unit, so that vaultdev's modules are downloaded and compiled
+## before the packages whose tests start it (internal/vaulttest builds it).
 vaultdev-test:
 	@command -v curl >/dev/null 2>&1 && command -v jq >/dev/null 2>&1 || { \
 		echo "curl or jq not found: installing the Debian packages curl and jq"; \

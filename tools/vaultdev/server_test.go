@@ -356,13 +356,22 @@ func TestAppRoleLoginPoliciesAndRenew(t *testing.T) {
 	} else {
 		wantStatus(t, err, http.StatusForbidden, "reading val2")
 	}
+	// The vault CLI's mount lookup: told about mounts it has rules in only.
+	if s, err := signer.Logical().Read("sys/internal/ui/mounts/transit/sign/val1"); err != nil || s == nil || s.Data["type"] != "transit" {
+		t.Fatalf("mount lookup of transit/: %v %v", s, err)
+	}
+	if err := root.Sys().Mount("other", &api.MountInput{Type: "transit"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = signer.Logical().Read("sys/internal/ui/mounts/other/keys")
+	wantStatus(t, err, http.StatusForbidden, "mount lookup without access")
 	caps, err := signer.Sys().CapabilitiesSelf("transit/keys/val1/rotate")
 	if err != nil || strings.Join(caps, ",") != "deny" {
 		t.Fatalf("capabilities on rotate: %v %v", caps, err)
 	}
 
 	// Renew: back to the role's TTL; an increment beyond token_max_ttl is capped.
-	d.srv.tokens.now = func() time.Time { return time.Now().Add(30 * time.Minute) }
+	d.srv.tokens.setClock(func() time.Time { return time.Now().Add(30 * time.Minute) })
 	r, err := signer.Auth().Token().RenewSelf(0)
 	if err != nil {
 		t.Fatal(err)
@@ -379,10 +388,10 @@ func TestAppRoleLoginPoliciesAndRenew(t *testing.T) {
 	}
 
 	// Past its expiry the token is gone.
-	d.srv.tokens.now = func() time.Time { return time.Now().Add(3 * time.Hour) }
+	d.srv.tokens.setClock(func() time.Time { return time.Now().Add(3 * time.Hour) })
 	_, err = signer.Auth().Token().LookupSelf()
 	wantStatus(t, err, http.StatusForbidden, "expired token")
-	d.srv.tokens.now = time.Now
+	d.srv.tokens.setClock(time.Now)
 	_, err = signer.Auth().Token().LookupSelf()
 	wantStatus(t, err, http.StatusForbidden, "expired token stays revoked")
 

@@ -72,6 +72,13 @@ type tokenStore struct {
 	now          func() time.Time
 }
 
+// setClock replaces the clock (tests move time forward to expire tokens).
+func (ts *tokenStore) setClock(now func() time.Time) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.now = now
+}
+
 func newTokenStore(st *store, root string) (*tokenStore, error) {
 	acc, err := randomString(24)
 	if err != nil {
@@ -388,7 +395,9 @@ func (s *server) handleToken(ctx context.Context, req *request) (*logical.Respon
 }
 
 func (ts *tokenStore) lookupResponse(te *tokenEntry, token string) *logical.Response {
+	ts.mu.Lock()
 	now := ts.now()
+	ts.mu.Unlock()
 	var ttl int64
 	var expire interface{}
 	if !te.ExpireTime.IsZero() {
