@@ -131,3 +131,16 @@ func TestSignerFollowsSchedule(t *testing.T) {
 	s.SetHeightSource(nil)
 	pubKeyIs(v2)
 }
+
+func TestSignedHeight(t *testing.T) {
+	store := certstest.NewStore()
+	if h, err := SignedHeight(t.Context(), store, "v"); err != nil || h != 0 {
+		t.Fatalf("fresh store: got %d, %v; want 0, nil", h, err)
+	}
+	if err := claimWatermark(t.Context(), store, "v", hrs{Height: 7, Round: 1, Step: stepPrevote}, []byte("b")); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := SignedHeight(t.Context(), store, "v"); err != nil || h != 7 {
+		t.Fatalf("got %d, %v; want 7, nil", h, err)
+	}
+}

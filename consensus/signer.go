@@ -25,6 +25,12 @@ import (
 // a few seconds has missed its step anyway.
 const DefaultSignTimeout = 5 * time.Second
 
+// Pauses between the attempts of a request while Vault fails (RetryFor).
+const (
+	retryFirstWait = 100 * time.Millisecond
+	retryMaxWait   = 2 * time.Second
+)
+
 // ErrDoubleSignRefused marks a request the signer refuses because signing
 // it could be a double sign; the error says which check refused it.
 var ErrDoubleSignRefused = errors.New("refused to sign: possible double sign")
@@ -55,6 +61,15 @@ type SignerConfig struct {
 	Height func() int64
 	// Metrics records what the signer does. Default NopSignerMetrics().
 	Metrics *SignerMetrics
+	// RetryFor is how long one request keeps retrying while the key
+	// provider, the store or the state file fails, before it fails.
+	// Default 0: fail at once, so CometBFT logs the missed vote and the
+	// other validators carry the round on, and the next request tries
+	// again. A validator with more than 2/3 of the voting power alone has
+	// nobody to carry the round on: CometBFT would wait forever for the
+	// vote it missed, so such a node must wait for Vault instead
+	// (NewNodeWithSigner sets this for it).
+	RetryFor time.Duration
 }
 
 // Signer is a CometBFT PrivValidator whose key lives in a certs.KeyProvider
@@ -170,6 +185,10 @@ func (s *Signer) GetPubKey() (crypto.PubKey, error) {
 func (s *Signer) SignVote(chainID string, vote *cmtproto.Vote) error {
 	start := time.Now()
 	defer func() { s.metrics.SignDuration.Observe(time.Since(start).Seconds()) }()
+	return s.retry(start, func() error { return s.signVote(chainID, vote) })
+}
+
+func (s *Signer) signVote(chainID string, vote *cmtproto.Vote) error {
 	if vote == nil {
 		return s.fail(SignerErrorRequest, errors.New("sign vote: no vote"))
 	}
@@ -240,6 +259,10 @@ func (s *Signer) SignVote(chainID string, vote *cmtproto.Vote) error {
 func (s *Signer) SignProposal(chainID string, proposal *cmtproto.Proposal) error {
 	start := time.Now()
 	defer func() { s.metrics.SignDuration.Observe(time.Since(start).Seconds()) }()
+	return s.retry(start, func() error { return s.signProposal(chainID, proposal) })
+}
+
+func (s *Signer) signProposal(chainID string, proposal *cmtproto.Proposal) error {
 	if proposal == nil {
 		return s.fail(SignerErrorRequest, errors.New("sign proposal: no proposal"))
 	}
@@ -372,10 +395,52 @@ func (s *Signer) pubKey(ctx context.Context, version int) (crypto.PubKey, error)
 	return pub, nil
 }
 
+// SetRetryFor replaces SignerConfig.RetryFor.
+func (s *Signer) SetRetryFor(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cfg.RetryFor = d
+}
+
+// retry runs one signing attempt, and again while it fails for want of the
+// key provider, the store or the state file, until RetryFor has passed
+// since start. Refusals and bad requests are never retried.
+func (s *Signer) retry(start time.Time, attempt func() error) error {
+	wait := retryFirstWait
+	for {
+		err := attempt()
+		var u *unavailableError
+		if err == nil || !errors.As(err, &u) {
+			return err
+		}
+		s.mu.Lock()
+		retryFor := s.cfg.RetryFor
+		s.mu.Unlock()
+		if time.Since(start)+wait > retryFor {
+			return u.err
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, retryMaxWait)
+	}
+}
+
+// unavailableError is a failure of the key provider, the store or the
+// state file: worth another attempt later, unlike a refusal.
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string { return e.err.Error() }
+func (e *unavailableError) Unwrap() error { return e.err }
+
 // fail counts and logs an error that left no signature, and returns it.
+// Failures of the key provider, store or state file come back as an
+// *unavailableError.
 func (s *Signer) fail(reason string, err error) error {
 	s.metrics.Errors.WithLabelValues(reason).Inc()
 	s.logger.Error().Err(err).Str("reason", reason).Msg("signing failed")
+	switch reason {
+	case SignerErrorKey, SignerErrorStore, SignerErrorState:
+		return &unavailableError{err}
+	}
 	return err
 }
 

@@ -1,8 +1,11 @@
 package consensus
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +13,7 @@ import (
 
 	"github.com/cometbft/cometbft/abci/example/kvstore"
 	rpchttp "github.com/cometbft/cometbft/rpc/client/http"
+	cmttypes "github.com/cometbft/cometbft/types"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 
@@ -104,7 +108,9 @@ func TestNodeWithSignerSurvivesKeyOutage(t *testing.T) {
 		return testutil.ToFloat64(s.metrics.Errors.WithLabelValues(SignerErrorKey)) > 0
 	})
 	stalled := height(ctx, rpc)
-	time.Sleep(2 * time.Second) // the chain must not move while the key is gone
+	// Longer than the propose timeout (3s): a round that CometBFT gives up
+	// on must not leave the chain stuck once the key is back.
+	time.Sleep(4 * time.Second)
 	if h := height(ctx, rpc); h > stalled+1 {
 		t.Fatalf("height went from %d to %d while the key provider was down", stalled, h)
 	}
@@ -200,5 +206,71 @@ func TestServeSignerRefusesBadAddress(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "priv_validator_laddr") {
 			t.Errorf("address %q: got %v, want an error naming priv_validator_laddr", addr, err)
 		}
+	}
+}
+
+// TestNodeFollowsKeyRotation: a new key version scheduled from the height
+// at which the validator set takes its public key signs from that height
+// on, and CometBFT, asking GetPubKey after each commit, votes as the new
+// validator at once (a wrong key at the switch would stall the chain: the
+// new key holds almost all the power).
+func TestNodeFollowsKeyRotation(t *testing.T) {
+	keys, store := certstest.NewKeyProvider(), certstest.NewStore()
+	hc, rpc := signerNode(t, keys)
+	hc.TimeoutCommit = time.Second // room to schedule between the commit and height+2
+	conf, err := InitHome(hc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf.P2P.PexReactor = false
+	logs := newLogBuffer(t)
+	logger, err := NewZerolog(logs, LogFormatJSON, "info")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NopSignerMetrics()
+	s, err := NewSigner(SignerConfig{StateFile: filepath.Join(hc.Home, "data", "signer.json"), KeyName: "val", Store: store, Metrics: m}, keys, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n, err := NewNodeWithSigner(ctx, conf, kvstore.NewInMemoryApplication(), s, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runNodeForTest(t, ctx, cancel, func() error { return Run(ctx, n) })
+	waitFor(t, 30*time.Second, "height 2", func() bool { return height(ctx, rpc) >= 2 })
+
+	v2 := keys.Rotate()
+	pub2 := keys.PrivKey(v2).PubKey()
+	tx := fmt.Sprintf("val=%s!%s!100", pub2.Type(), base64.StdEncoding.EncodeToString(pub2.Bytes()))
+	res, err := rpc.BroadcastTxCommit(ctx, cmttypes.Tx(tx))
+	if err != nil || res.TxResult.Code != 0 {
+		t.Fatalf("validator update: %v %+v", err, res)
+	}
+	from := res.Height + 2 // CometBFT applies an update two heights later
+	if err := ScheduleKeyVersion(ctx, store, "val", v2, from); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 30*time.Second, fmt.Sprintf("height %d", from+2), func() bool { return height(ctx, rpc) >= from+2 })
+
+	commit, err := rpc.Commit(ctx, &from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var signedBy2 bool
+	for _, sig := range commit.Commit.Signatures {
+		if bytes.Equal(sig.ValidatorAddress, pub2.Address()) && sig.BlockIDFlag == cmttypes.BlockIDFlagCommit {
+			signedBy2 = true
+		}
+	}
+	if !signedBy2 {
+		t.Errorf("the commit of height %d lacks the new key version's signature", from)
+	}
+	if got := testutil.ToFloat64(m.KeyVersion); got != float64(v2) {
+		t.Errorf("key version metric %v, want %d", got, v2)
+	}
+	if pub, err := s.GetPubKey(); err != nil || !pub.Equals(pub2) {
+		t.Errorf("GetPubKey after the switch: %v, %v; want version %d", pub, err, v2)
 	}
 }

@@ -114,6 +114,14 @@ func claimWatermark(ctx context.Context, store certs.VersionedStore, keyName str
 	return fmt.Errorf("write shared watermark: lost the check-and-set %d times in a row", maxCASAttempts)
 }
 
+// SignedHeight returns the highest height any signer of validator key
+// keyName has claimed in store's shared watermark (0: none yet). A key
+// rotation waits for it to pass the new version's from-height before it
+// retires the old version (transit min_encryption_version).
+func SignedHeight(ctx context.Context, store certs.VersionedStore, keyName string) (int64, error) {
+	return readWatermarkHeight(ctx, store, keyName)
+}
+
 // readWatermarkHeight returns the height of keyName's shared watermark, 0
 // if none was written.
 func readWatermarkHeight(ctx context.Context, store certs.VersionedStore, keyName string) (int64, error) {

@@ -69,51 +69,66 @@ func (c *Client) renew(ctx context.Context) (lease, error) {
 }
 
 // renewLoop keeps the AppRole token alive: it renews the token when two
-// thirds of its TTL have passed, and logs in again when the token cannot be
-// renewed, renewal fails, or the TTL granted has shrunk to under half the
-// login's (the token nears its maximum TTL). A failed login is retried with
-// a growing wait.
+// thirds of its TTL have passed, and logs in again at once when the token
+// cannot be renewed, renewal fails, or the TTL granted has shrunk to half
+// the login's or less (the token nears its maximum TTL; Vault then grants
+// what is left, down to 0). A failed login is retried with a growing wait.
 func (c *Client) renewLoop(ctx context.Context, l lease) {
 	defer close(c.done)
+	if l.ttl <= 0 {
+		// A login token without a TTL never expires.
+		<-ctx.Done()
+		return
+	}
 	full := l.ttl
-	retry := minLoginRetry
 	for {
-		if l.ttl <= 0 {
-			// A token that never expires needs no renewal.
-			<-ctx.Done()
+		if !sleep(ctx, l.ttl*2/3) {
 			return
 		}
-		wait := l.ttl * 2 / 3
-		if !sleep(ctx, wait) {
-			return
-		}
-		if l.renewable && l.ttl*2 >= full {
+		if l.renewable {
 			nl, err := c.renew(ctx)
-			if err == nil {
+			switch {
+			case err == nil && nl.ttl*2 > full:
 				c.log.Debug().Dur("ttl", nl.ttl).Msg("renewed the Vault token")
 				l = nl
 				continue
-			}
-			if ctx.Err() != nil {
+			case err == nil:
+				c.log.Debug().Dur("ttl", nl.ttl).Msg("the Vault token nears its maximum TTL; logging in again")
+			case ctx.Err() != nil:
 				return
+			default:
+				c.log.Warn().Err(err).Msg("renewing the Vault token failed; logging in again")
 			}
-			c.log.Warn().Err(err).Msg("renewing the Vault token failed; logging in again")
 		}
-		for {
-			nl, err := c.login(ctx)
-			if err == nil {
-				l, full, retry = nl, nl.ttl, minLoginRetry
-				break
-			}
-			if ctx.Err() != nil {
-				return
-			}
-			c.log.Error().Err(err).Dur("retry_in", retry).Msg("logging in to Vault with AppRole failed")
-			if !sleep(ctx, retry) {
-				return
-			}
-			retry = min(retry*2, maxLoginRetry)
+		nl, ok := c.loginUntilDone(ctx)
+		if !ok {
+			return
 		}
+		if nl.ttl <= 0 {
+			<-ctx.Done()
+			return
+		}
+		l, full = nl, nl.ttl
+	}
+}
+
+// loginUntilDone logs in with AppRole, retrying with a growing wait until
+// it succeeds or ctx ends (ok false).
+func (c *Client) loginUntilDone(ctx context.Context) (l lease, ok bool) {
+	retry := minLoginRetry
+	for {
+		nl, err := c.login(ctx)
+		if err == nil {
+			return nl, true
+		}
+		if ctx.Err() != nil {
+			return lease{}, false
+		}
+		c.log.Error().Err(err).Dur("retry_in", retry).Msg("logging in to Vault with AppRole failed")
+		if !sleep(ctx, retry) {
+			return lease{}, false
+		}
+		retry = min(retry*2, maxLoginRetry)
 	}
 }
 

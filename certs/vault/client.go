@@ -134,11 +134,15 @@ func New(ctx context.Context, cfg Config, log zerolog.Logger) (*Client, error) {
 	if cfg.Address == "" {
 		return nil, errors.New("vault: no address: set vault.address, CONSORT_VAULT_ADDR or VAULT_ADDR")
 	}
-	apiCfg := api.DefaultConfig() // TLS settings from VAULT_CACERT etc.
+	// TLS settings come from the Vault CLI's variables (VAULT_CACERT,
+	// VAULT_CLIENT_CERT, ...); address, token, timeout and retries from
+	// cfg only.
+	apiCfg := api.DefaultConfig()
 	if apiCfg.Error != nil {
 		return nil, fmt.Errorf("vault: client configuration from the environment: %w", apiCfg.Error)
 	}
 	apiCfg.Address = cfg.Address
+	apiCfg.AgentAddress = "" // VAULT_AGENT_ADDR would take precedence over Address
 	apiCfg.Timeout = cfg.Timeout
 	apiCfg.MaxRetries = cfg.MaxRetries
 	apiCfg.MinRetryWait = minRetryWait
@@ -265,6 +269,7 @@ func (c *Client) roundTrip(ctx context.Context, op, path string, fn func(context
 		c.log.Warn().Err(err).Str("path", path).Msg("logging in to Vault again after a permission error failed")
 		return resp, verr
 	}
+	c.log.Info().Str("path", path).Msg("Vault refused the token; logged in again with AppRole and retried")
 	return c.attempt(ctx, op, path, fn)
 }
 

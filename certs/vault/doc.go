@@ -19,6 +19,13 @@
 // fails or the token reaches its maximum TTL. Files holding a token or a
 // SecretID must not be readable by group or others.
 //
+// TLS is configured as for the Vault CLI, by VAULT_CACERT, VAULT_CAPATH,
+// VAULT_CLIENT_CERT, VAULT_CLIENT_KEY and VAULT_TLS_SERVER_NAME; the address,
+// credentials, timeout and retries come from Config only (VAULT_TOKEN,
+// VAULT_AGENT_ADDR, VAULT_CLIENT_TIMEOUT and VAULT_MAX_RETRIES are not read
+// behind the caller's back; ConfigFromEnv reads VAULT_ADDR and VAULT_TOKEN
+// when asked).
+//
 // Signing is gated by key version: TransitKey.Sign names the version
 // explicitly and checks the version Vault reports. The transit engine refuses
 // to sign with a version below the key's min_encryption_version (its sign

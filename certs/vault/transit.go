@@ -98,8 +98,10 @@ func (c *Client) TransitAt(mount, name string) *TransitKey {
 	return &TransitKey{c: c, mount: mount, name: name, pubs: map[int]keyring.PublicKey{}}
 }
 
-// Name returns the key's name; Mount the engine's mount.
-func (k *TransitKey) Name() string  { return k.name }
+// Name returns the key's name.
+func (k *TransitKey) Name() string { return k.name }
+
+// Mount returns the transit engine's mount.
 func (k *TransitKey) Mount() string { return k.mount }
 
 // Path returns "MOUNT/keys/NAME", the form ParseTransitPath reads.
@@ -297,7 +299,7 @@ func (k *TransitKey) Create(ctx context.Context, t keyring.KeyType) error {
 	case err == nil && info.Type == t:
 		return nil
 	case err == nil:
-		return fmt.Errorf("vault: %s exists as a %s key, not %s", k.Path(), info.Type, t)
+		return fmt.Errorf("vault: %s exists with type %s, not %s", k.Path(), info.Type, t)
 	case !errors.Is(err, ErrNotFound):
 		return err
 	}
@@ -313,7 +315,7 @@ func (k *TransitKey) Create(ctx context.Context, t keyring.KeyType) error {
 		return err
 	}
 	if info.Type != t {
-		return fmt.Errorf("vault: %s exists as a %s key, not %s", k.Path(), info.Type, t)
+		return fmt.Errorf("vault: %s exists with type %s, not %s", k.Path(), info.Type, t)
 	}
 	return nil
 }

@@ -1,8 +1,7 @@
-//go:build vaultdevpending
-
 package vault
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -10,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,6 +33,7 @@ func unique(prefix string) string {
 
 func rootClient(t *testing.T, srv *vaulttest.Server) *Client {
 	t.Helper()
+	srv.EnsureMounts(t)
 	c, err := New(context.Background(), Config{Address: srv.Addr(), Token: srv.Token()}, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +65,7 @@ func TestTransitSignVersions(t *testing.T) {
 			if typ == keyring.P256 {
 				other = keyring.Ed25519
 			}
-			if err := k.Create(ctx, other); err == nil || !strings.Contains(err.Error(), "exists as a") {
+			if err := k.Create(ctx, other); err == nil || !strings.Contains(err.Error(), "exists with type") {
 				t.Fatalf("Create with another type: got %v", err)
 			}
 			info, err := k.Info(ctx)
@@ -158,7 +159,7 @@ func TestKVCheckAndSet(t *testing.T) {
 	srv := vaulttest.Start(t)
 	c := rootClient(t, srv)
 	ctx := context.Background()
-	kv := c.KV(srv.KVMount())
+	kv := c.KV("secret")
 	key := unique("watermark")
 	v, ver, err := kv.Read(ctx, key)
 	if err != nil || v != nil || ver != 0 {
@@ -239,43 +240,17 @@ func TestAppRoleRenewal(t *testing.T) {
 	if err := root.Transit(name).Create(ctx, keyring.Ed25519); err != nil {
 		t.Fatal(err)
 	}
-	policy := unique("signer")
-	if _, err := root.write(ctx, "write policy", "sys/policies/acl/"+policy, map[string]any{
-		"policy": `path "transit/keys/` + name + `" { capabilities = ["read"] }
-path "transit/sign/` + name + `" { capabilities = ["update"] }`,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := root.write(ctx, "enable approle", "sys/auth/approle", map[string]any{"type": "approle"}); err != nil && !strings.Contains(err.Error(), "already in use") {
-		t.Fatal(err)
-	}
-	role := unique("role")
-	if _, err := root.write(ctx, "write role", "auth/approle/role/"+role, map[string]any{
-		"token_policies": []string{policy}, "token_ttl": "2s", "token_max_ttl": "4s",
-	}); err != nil {
-		t.Fatal(err)
-	}
-	rid, err := root.read(ctx, "read role id", "auth/approle/role/"+role+"/role-id")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sid, err := root.write(ctx, "make secret id", "auth/approle/role/"+role+"/secret-id", map[string]any{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	secretFile := filepath.Join(t.TempDir(), "secret-id")
-	if err := os.WriteFile(secretFile, []byte(sid.Data["secret_id"].(string)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	roleID, secretFile := appRole(t, root, name, "2s", "4s")
 
 	// A wrong SecretID fails at New, with a permission error.
 	bad := filepath.Join(t.TempDir(), "bad")
 	os.WriteFile(bad, []byte("not-the-secret"), 0o600)
-	if _, err := New(ctx, Config{Address: srv.Addr(), RoleID: rid.Data["role_id"].(string), SecretIDFile: bad}, zerolog.Nop()); err == nil || strings.Contains(err.Error(), "not-the-secret") {
+	if _, err := New(ctx, Config{Address: srv.Addr(), RoleID: roleID, SecretIDFile: bad}, zerolog.Nop()); err == nil || strings.Contains(err.Error(), "not-the-secret") {
 		t.Fatalf("New with a wrong SecretID: got %v, want an error without the SecretID", err)
 	}
 
-	c, err := New(ctx, Config{Address: srv.Addr(), RoleID: rid.Data["role_id"].(string), SecretIDFile: secretFile}, zerolog.New(zerolog.NewTestWriter(t)))
+	var logs syncBuffer
+	c, err := New(ctx, Config{Address: srv.Addr(), RoleID: roleID, SecretIDFile: secretFile}, zerolog.New(&logs).Level(zerolog.DebugLevel))
 	if err != nil {
 		t.Fatalf("AppRole login: %v", err)
 	}
@@ -295,13 +270,114 @@ path "transit/sign/` + name + `" { capabilities = ["update"] }`,
 		time.Sleep(250 * time.Millisecond)
 	}
 	c.Close()
-	t.Logf("%d signatures over 7 s with 2 s tokens", n)
+	t.Logf("%d signatures over 7 s with 2 s tokens; log:\n%s", n, logs.String())
+	// The background loop kept the token valid: renewals, fresh logins
+	// before the maximum TTL, and no call ever met an expired token.
+	out := logs.String()
+	if strings.Count(out, "logged in to Vault with AppRole") < 2 || !strings.Contains(out, "renewed the Vault token") {
+		t.Errorf("want renewals and at least one fresh login in the log")
+	}
+	if strings.Contains(out, "Vault refused the token") {
+		t.Errorf("a call met an expired token: the renewal came too late")
+	}
+	sidText, _ := os.ReadFile(secretFile)
+	if strings.Contains(out, strings.TrimSpace(string(sidText))) || strings.Contains(out, "hvs.") || strings.Contains(out, "client_token") {
+		t.Errorf("the log shows a secret")
+	}
+}
+
+// TestAppRoleReloginOnDenied revokes the client's token behind its back: the
+// next call logs in again and succeeds.
+func TestAppRoleReloginOnDenied(t *testing.T) {
+	srv := vaulttest.Start(t)
+	root := rootClient(t, srv)
+	ctx := context.Background()
+	name := unique("relogin")
+	if err := root.Transit(name).Create(ctx, keyring.P256); err != nil {
+		t.Fatal(err)
+	}
+	roleID, secretFile := appRole(t, root, name, "1h", "2h")
+	c, err := New(ctx, Config{Address: srv.Addr(), RoleID: roleID, SecretIDFile: secretFile}, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	k := c.Transit(name)
+	if _, err := k.Sign(ctx, 1, []byte("a")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.write(ctx, "revoke", "auth/token/revoke", map[string]any{"token": c.api.Token()}); err != nil {
+		t.Fatal(err)
+	}
+	sig, err := k.Sign(ctx, 1, []byte("b"))
+	if err != nil {
+		t.Fatalf("Sign after the token was revoked: %v", err)
+	}
+	pub, _ := k.PublicKey(ctx, 1)
+	if !keyring.Verify(pub, []byte("b"), sig) {
+		t.Fatal("signature does not verify")
+	}
+}
+
+// appRole makes a policy that may read and sign with transit key name, and
+// an AppRole role with it; it returns the role id and a 0600 file holding a
+// SecretID.
+func appRole(t *testing.T, root *Client, name, ttl, maxTTL string) (roleID, secretFile string) {
+	t.Helper()
+	ctx := context.Background()
+	policy := unique("signer")
+	if _, err := root.write(ctx, "write policy", "sys/policies/acl/"+policy, map[string]any{
+		"policy": `path "transit/keys/` + name + `" { capabilities = ["read"] }
+path "transit/sign/` + name + `" { capabilities = ["update"] }`,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	role := unique("role")
+	if _, err := root.write(ctx, "write role", "auth/approle/role/"+role, map[string]any{
+		"token_policies": []string{policy}, "token_ttl": ttl, "token_max_ttl": maxTTL,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rid, err := root.read(ctx, "read role id", "auth/approle/role/"+role+"/role-id")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sid, err := root.write(ctx, "make secret id", "auth/approle/role/"+role+"/secret-id", map[string]any{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secretFile = filepath.Join(t.TempDir(), "secret-id")
+	if err := os.WriteFile(secretFile, []byte(sid.Data["secret_id"].(string)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return rid.Data["role_id"].(string), secretFile
+}
+
+// syncBuffer is a bytes.Buffer safe for the log's goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // TestVaultGone checks that a Vault that dies gives ErrUnreachable within
 // the timeout.
 func TestVaultGone(t *testing.T) {
 	srv := vaulttest.Start(t)
+	if srv.Real() {
+		t.Skip("a real Vault is not killed by tests")
+	}
 	c := rootClient(t, srv)
 	ctx := context.Background()
 	k := c.Transit(unique("gone"))

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
+	"github.com/consort-ledger/consort/certs"
 	"github.com/consort-ledger/consort/certs/keyring"
 	"github.com/consort-ledger/consort/certs/vault"
 	"github.com/consort-ledger/consort/consensus"
@@ -75,6 +76,10 @@ func (v *vaultValidator) check(ctx context.Context, cfg settings.Config, dev boo
 	return nil
 }
 
+// store is where the validator's signers share their watermark and key
+// schedule (consensus.ScheduleKeyVersion, consensus.SignedHeight).
+func (v *vaultValidator) store() certs.VersionedStore { return v.client.KV(validatorKVMount) }
+
 // Close ends the Vault client (its token renewal).
 func (v *vaultValidator) Close() { v.client.Close() }
 
@@ -92,7 +97,7 @@ func (v *vaultValidator) signer(home string, reg prometheus.Registerer, logger z
 	return consensus.NewSigner(consensus.SignerConfig{
 		StateFile: filepath.Join(home, "data", signerStateFileName),
 		KeyName:   v.key.Name(),
-		Store:     v.client.KV(validatorKVMount),
+		Store:     v.store(),
 		Metrics:   metrics,
 	}, v.key, logger)
 }

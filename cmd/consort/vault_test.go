@@ -1,5 +1,3 @@
-//go:build vaultdevpending
-
 package main
 
 import (
@@ -21,6 +19,7 @@ import (
 // scripts reach through VAULT_ADDR and VAULT_TOKEN like the CLI's users.
 func TestVaultScripts(t *testing.T) {
 	srv := vaulttest.Start(t)
+	srv.EnsureMounts(t)
 	testscript.Run(t, testscript.Params{
 		Dir:                 "testdata/vault",
 		RequireExplicitExec: true,

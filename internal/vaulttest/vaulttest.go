@@ -134,6 +134,7 @@ func (s *Server) Restart() {
 }
 
 func (s *Server) needDev(what string) {
+	s.t.Helper()
 	if s.real {
 		s.t.Skipf("needs the dev server: %s cannot be done to the real Vault at VAULT_ADDR", what)
 	}
@@ -154,6 +155,7 @@ func (s *Server) start() error {
 	// show in the process list.
 	cmd.Env = append(os.Environ(), "VAULTDEV_ROOT_TOKEN="+s.token)
 	cmd.Stderr = logf
+	dieWithParent(cmd)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		logf.Close()

@@ -72,6 +72,10 @@ func (s *server) authorize(ctx context.Context, req *request, m *mount, rest str
 	if te.isRoot() {
 		return nil
 	}
+	if m == nil && strings.HasPrefix(req.path, "sys/internal/ui/mounts/") {
+		// As in Vault, this lookup checks access to the mount itself.
+		return nil
+	}
 	acl, err := s.policies.acl(ctx, te.Policies)
 	if err != nil {
 		return err
@@ -104,4 +108,23 @@ func capForOperation(op logical.Operation) capSet {
 		return capPatch
 	}
 	return 0
+}
+
+// mountAccess reports whether any of the ACL's rules grants something under
+// the mount at prefix, which is what Vault asks before telling a token about
+// a mount.
+func (a *acl) mountAccess(prefix string) bool {
+	for p, c := range a.rules {
+		if c&capDeny != 0 || c == 0 {
+			continue
+		}
+		lit := p
+		if i := strings.IndexAny(p, "+*"); i >= 0 {
+			lit = p[:i]
+		}
+		if strings.HasPrefix(lit, prefix) || strings.HasPrefix(prefix, lit) && lit != p {
+			return true
+		}
+	}
+	return false
 }

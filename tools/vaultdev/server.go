@@ -88,16 +88,14 @@ var errDenied = errStatus(http.StatusForbidden, "permission denied")
 
 // request is one parsed API call.
 type request struct {
-	op       logical.Operation
-	path     string // without /v1/
-	data     map[string]interface{}
-	token    string
-	remote   string
-	entry    *tokenEntry // nil for unauthenticated paths
-	httpReq  *http.Request
-	reqID    string
-	wrapTTL  string
-	rawQuery map[string][]string
+	op      logical.Operation
+	path    string // without /v1/
+	data    map[string]interface{}
+	token   string
+	remote  string
+	entry   *tokenEntry // nil for unauthenticated paths
+	httpReq *http.Request
+	reqID   string
 }
 
 type statusWriter struct {
@@ -141,7 +139,7 @@ func (s *server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	req := &request{path: path, httpReq: r, rawQuery: r.URL.Query()}
+	req := &request{path: path, httpReq: r}
 	req.reqID, _ = uuid.GenerateUUID()
 	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
 		req.remote = host
@@ -313,6 +311,11 @@ func (s *server) respond(w http.ResponseWriter, req *request, resp *logical.Resp
 	lreq := &logical.Request{Operation: req.op}
 	status, rerr := logical.RespondErrorCommon(lreq, resp, err)
 	if status != 0 {
+		if resp != nil && resp.Data["data"] != nil {
+			// Vault keeps an error response's "data" beside the errors.
+			logical.RespondErrorAndData(w, status, resp.Data["data"], rerr)
+			return
+		}
 		respondError(w, status, rerr)
 		return
 	}

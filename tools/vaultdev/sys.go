@@ -41,7 +41,16 @@ func (s *server) handleSys(ctx context.Context, req *request) (*logical.Response
 	case strings.HasPrefix(p, "internal/ui/mounts/") && req.op == logical.ReadOperation:
 		m, _ := s.route(strings.TrimPrefix(p, "internal/ui/mounts/"))
 		if m == nil || m.entry.isAuth() {
-			return nil, errStatus(http.StatusForbidden, "preflight capability check returned 403, please ensure client's policies grant access to path %q", strings.TrimPrefix(p, "internal/ui/mounts/"))
+			return nil, errDenied
+		}
+		if !req.entry.isRoot() {
+			a, err := s.policies.acl(ctx, req.entry.Policies)
+			if err != nil {
+				return nil, err
+			}
+			if !a.mountAccess(m.entry.Path) {
+				return nil, errDenied
+			}
 		}
 		return &logical.Response{Data: map[string]interface{}{
 			"path": m.entry.Path, "type": m.entry.Type, "options": m.entry.Options,

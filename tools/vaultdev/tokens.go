@@ -72,6 +72,13 @@ type tokenStore struct {
 	now          func() time.Time
 }
 
+// setClock replaces the clock (tests move time forward to expire tokens).
+func (ts *tokenStore) setClock(now func() time.Time) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	ts.now = now
+}
+
 func newTokenStore(st *store, root string) (*tokenStore, error) {
 	acc, err := randomString(24)
 	if err != nil {
@@ -388,7 +395,9 @@ func (s *server) handleToken(ctx context.Context, req *request) (*logical.Respon
 }
 
 func (ts *tokenStore) lookupResponse(te *tokenEntry, token string) *logical.Response {
+	ts.mu.Lock()
 	now := ts.now()
+	ts.mu.Unlock()
 	var ttl int64
 	var expire interface{}
 	if !te.ExpireTime.IsZero() {
@@ -598,12 +607,23 @@ func (s *server) createToken(ctx context.Context, parent *tokenEntry, data map[s
 	bad := func(format string, args ...any) (*logical.Response, error) {
 		return logical.ErrorResponse(fmt.Sprintf(format, args...)), logical.ErrInvalidRequest
 	}
-	for k := range data {
+	for k, v := range data {
 		switch k {
 		case "policies", "ttl", "explicit_max_ttl", "period", "renewable", "no_parent",
-			"no_default_policy", "display_name", "meta", "num_uses", "type":
+			"no_default_policy", "display_name", "meta", "num_uses", "type", "lease":
+		case "id", "entity_alias", "role_name":
+			// The official client always sends some of these, empty.
+			if v != nil && v != "" {
+				return bad("vaultdev does not support the token parameter %q", k)
+			}
 		default:
 			return bad("vaultdev does not support the token parameter %q", k)
+		}
+	}
+	if _, ok := data["ttl"]; !ok {
+		// "lease" is the deprecated name of ttl.
+		if l, ok := data["lease"]; ok {
+			data["ttl"] = l
 		}
 	}
 	if t, _ := data["type"].(string); t != "" && t != "service" {
