@@ -20,7 +20,7 @@ run: build
 	$(BIN) start --dev --home $(HOME_DIR)
 
 ## test: what CI runs (.ci/run): vet, every package's tests, short fuzzing
-test: vet unit fuzz monitoring manifests
+test: vet vaultdev-test unit fuzz monitoring manifests
 
 vet:
 	$(GO) vet ./...
@@ -65,6 +65,24 @@ monitoring:
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
 	$(PROMTOOL) check rules scripts/monitoring/alerts.yml
 	$(PROMTOOL) test rules scripts/monitoring/alerts_test.yml
+
+## vaultdev: the Vault development server for tests and local runs
+## (tools/vaultdev, its own module: Vault's transit, KV v2 and AppRole engines)
+.PHONY: vaultdev vaultdev-test
+vaultdev:
+	cd tools/vaultdev && $(GO) build -o ../../bin/vaultdev .
+
+## vaultdev-test: vaultdev's tests and the test of scripts/vault/setup.sh,
+## which needs curl and jq (installed from Debian if missing). make test runs
+## it before unit, so that vaultdev's modules are downloaded and compiled
+## before the packages whose tests start it (internal/vaulttest builds it).
+vaultdev-test:
+	@command -v curl >/dev/null 2>&1 && command -v jq >/dev/null 2>&1 || { \
+		echo "curl or jq not found: installing the Debian packages curl and jq"; \
+		SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq curl jq >/dev/null; }
+	cd tools/vaultdev && $(GO) test -count=1 -timeout 10m ./...
 
 ## e2e: the fault-injection suite's long form on four real validators:
 ## random faults for E2E_DURATION (default 3m), then the crash-point run;

@@ -6,6 +6,13 @@
 //     validator key and genesis.json; [LoadConfig] reads it back;
 //   - the in-process node: [NewNode] wires an ABCI application into a
 //     CometBFT node and [Run] drives it until a context is cancelled;
+//   - the validator signer: [Signer] is a PrivValidator over a
+//     certs.KeyProvider (Vault transit) with FilePV's double-sign rules, a
+//     durable local sign state, a watermark shared through a
+//     certs.VersionedStore by every signer of one validator, and key
+//     versions by height ([KeySchedule], [ScheduleKeyVersion]);
+//     [NewNodeWithSigner] runs a node with it and [ServeSigner] serves it
+//     to a node with priv_validator_laddr set (a remote signer);
 //   - [ServeABCI], which serves the same application over CometBFT's socket
 //     protocol so a stock `cometbft start` process can drive it;
 //   - the logger bridge: [NewCometLogger] sends CometBFT's logs through the

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
+	cmtcrypto "github.com/cometbft/cometbft/crypto"
 	"github.com/cometbft/cometbft/p2p"
-	"github.com/cometbft/cometbft/privval"
 	cmttypes "github.com/cometbft/cometbft/types"
 	cmttime "github.com/cometbft/cometbft/types/time"
 	"github.com/spf13/viper"
@@ -57,6 +57,10 @@ type HomeConfig struct {
 	// AppState is the application's genesis state, stored as genesis.json's
 	// app_state (re-indented, otherwise unchanged). Default: empty (none).
 	AppState json.RawMessage
+	// ValidatorKey is the genesis validator's public key when the key lives
+	// elsewhere (a Vault transit key). Default nil: the home's key file.
+	// The key file is made either way.
+	ValidatorKey cmtcrypto.PubKey
 }
 
 // InitHome creates a node home: config/config.toml, the node key, the
@@ -93,8 +97,14 @@ func InitHome(cfg HomeConfig) (*cmtcfg.Config, error) {
 			return nil, fmt.Errorf("restrict key file: %w", err)
 		}
 	}
+	valKey := cfg.ValidatorKey
+	if valKey == nil {
+		if valKey, err = pv.GetPubKey(); err != nil {
+			return nil, fmt.Errorf("read validator public key: %w", err)
+		}
+	}
 	// Genesis is written last: its presence marks a finished home.
-	if err := writeGenesis(conf, cfg, pv); err != nil {
+	if err := writeGenesis(conf, cfg, valKey); err != nil {
 		return nil, err
 	}
 	return conf, nil
@@ -210,12 +220,8 @@ func writeConfigFile(conf *cmtcfg.Config) error {
 	return nil
 }
 
-// writeGenesis writes a genesis with pv as the only validator.
-func writeGenesis(conf *cmtcfg.Config, cfg HomeConfig, pv *privval.FilePV) error {
-	pubKey, err := pv.GetPubKey()
-	if err != nil {
-		return fmt.Errorf("read validator public key: %w", err)
-	}
+// writeGenesis writes a genesis with pubKey as the only validator.
+func writeGenesis(conf *cmtcfg.Config, cfg HomeConfig, pubKey cmtcrypto.PubKey) error {
 	doc := cmttypes.GenesisDoc{
 		GenesisTime:     cmttime.Now(),
 		ChainID:         cfg.ChainID,

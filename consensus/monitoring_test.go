@@ -21,10 +21,9 @@ const (
 	alertsFile    = "../scripts/monitoring/alerts.yml"
 )
 
-// futureMetrics may appear in alert rules before any code exports them.
-var futureMetrics = map[string]string{
-	"consort_signer_errors_total": "the Vault-backed signer",
-}
+// futureMetrics may appear in alert rules before any code exports them,
+// with what will export them.
+var futureMetrics = map[string]string{}
 
 // metricName matches the names of consort's and CometBFT's metrics in a
 // PromQL expression.
@@ -55,12 +54,15 @@ func (r *nameRecorder) MustRegister(cs ...prometheus.Collector) {
 func (r *nameRecorder) Unregister(prometheus.Collector) bool { return true }
 
 // knownMetrics names every metric a consort node exports: consort's from
-// package abci, and CometBFT's as its metrics provider registers them
+// package abci and the signer's, and CometBFT's as its metrics provider registers them
 // (namespace "cometbft", the config default that InitHome keeps).
 func knownMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	rec := &nameRecorder{names: map[string]bool{}}
 	if _, err := abci.PrometheusMetrics(rec); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := SignerPrometheusMetrics(rec); err != nil {
 		t.Fatal(err)
 	}
 	saved := prometheus.DefaultRegisterer

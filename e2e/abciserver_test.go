@@ -29,11 +29,18 @@ func goBuild(t *testing.T, dir, pkg, name string) string {
 // printed if the test fails.
 func startProcess(t *testing.T, logPath string, name string, args ...string) {
 	t.Helper()
+	startProcessWith(t, logPath, nil, name, args...)
+}
+
+// startProcessWith is startProcess with env added to the environment.
+func startProcessWith(t *testing.T, logPath string, env []string, name string, args ...string) {
+	t.Helper()
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(name, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

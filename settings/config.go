@@ -18,7 +18,7 @@ const (
 // Signer backends.
 const (
 	BackendFile  = "file"  // the key file HOME/config/priv_validator_key.json
-	BackendVault = "vault" // a Vault transit key (not in this build yet)
+	BackendVault = "vault" // a Vault transit key (signer.key), watermark in Vault KV
 )
 
 // Environment variables, one per setting. An empty variable counts as unset.
@@ -103,11 +103,13 @@ type Mempool struct {
 // Signer chooses where the validator's consensus key lives.
 type Signer struct {
 	// Backend is "file" (HOME/config/priv_validator_key.json) or "vault"
-	// (a Vault transit key; not available in this build yet). Default
-	// "file"; mainnet refuses "file".
+	// (the Vault transit key Key, with its double-sign watermark and key
+	// schedule in Vault KV at secret/consort/validators/KEY). Default
+	// "file"; mainnet refuses "file". Flag: start --signer.
 	Backend string
 	// Key is the name of the Vault transit key that holds this validator's
-	// key. Default ""; required with backend "vault".
+	// key. Default ""; required with backend "vault" (start --dev uses
+	// consort-dev-validator).
 	Key string
 }
 

@@ -30,9 +30,7 @@ var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]
 // Validate reports every bad value and every setting the profile forbids,
 // one line each, naming the key and where its value came from. On mainnet
 // it refuses the file signer, a metrics listener reachable from other hosts
-// without metrics.allow_public, and a Vault address that is not https. The
-// Vault signer is not in this build: signer.backend "vault" is refused
-// after its own settings are checked.
+// without metrics.allow_public, and a Vault address that is not https.
 func (c Config) Validate() error {
 	var errs []error
 	// bad reports key (and value, unless nil): "config: KEY VALUE: want
@@ -136,9 +134,6 @@ func (c Config) Validate() error {
 		bad("vault.timeout", c.Vault.Timeout, `want a duration above 0, such as "2s"`)
 	}
 
-	if vault {
-		bad("signer.backend", c.Signer.Backend, `is not available in this build yet: the Vault signer is not built in; use "file" (outside mainnet)`)
-	}
 	return errors.Join(errs...)
 }
 

@@ -15,8 +15,6 @@ func vaultReady(c *Config) {
 	c.Vault.TokenFile = "/run/secrets/vault-token"
 }
 
-const notBuilt = `config: signer.backend "vault" is not available in this build yet`
-
 func TestValidate(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -76,9 +74,8 @@ func TestValidate(t *testing.T) {
 			want:   []string{`config: signer.backend "hsm": want file or vault`},
 		},
 		{
-			name:   "vault signer is refused in this build, after its checks pass",
+			name:   "vault signer with its settings",
 			change: vaultReady,
-			want:   []string{notBuilt + `: the Vault signer is not built in; use "file" (outside mainnet)`},
 		},
 		{
 			name:   "vault signer without its settings",
@@ -87,13 +84,11 @@ func TestValidate(t *testing.T) {
 				`config: signer.key is empty: name the Vault transit key that holds this validator's key (needed with signer.backend "vault")`,
 				`config: vault.address is empty: set it (or CONSORT_VAULT_ADDR) to the Vault server, e.g. https://vault.example.com:8200 (needed with signer.backend "vault")`,
 				`config: vault.token_file is empty and neither CONSORT_VAULT_TOKEN nor VAULT_TOKEN is set: the Vault signer needs a token, or AppRole (vault.role_id with vault.secret_id_file)`,
-				notBuilt,
 			},
 		},
 		{
 			name:   "a token from the environment is a token source",
 			change: func(c *Config) { vaultReady(c); c.Vault.TokenFile, c.Vault.Token = "", "t" },
-			want:   []string{notBuilt},
 		},
 		{
 			name: "AppRole is a token source",
@@ -101,7 +96,6 @@ func TestValidate(t *testing.T) {
 				vaultReady(c)
 				c.Vault.TokenFile, c.Vault.RoleID, c.Vault.SecretIDFile = "", "role", "/run/sid"
 			},
-			want: []string{notBuilt},
 		},
 		{
 			name:   "AppRole needs a SecretID file",
@@ -116,7 +110,7 @@ func TestValidate(t *testing.T) {
 		{
 			name:   "bad signer key",
 			change: func(c *Config) { vaultReady(c); c.Signer.Key = "transit/keys/node0" },
-			want:   []string{`config: signer.key "transit/keys/node0": want a Vault transit key name, without "/" or spaces`, notBuilt},
+			want:   []string{`config: signer.key "transit/keys/node0": want a Vault transit key name, without "/" or spaces`},
 		},
 		{
 			name:   "bad vault address",
@@ -159,10 +153,9 @@ func TestValidate(t *testing.T) {
 			want:    []string{`config: signer.backend "file" is not allowed on mainnet: keep the validator key in Vault`},
 		},
 		{
-			name:    "mainnet with a Vault signer: only the build is missing",
+			name:    "mainnet with a Vault signer",
 			profile: ProfileMainnet,
 			change:  vaultReady,
-			want:    []string{notBuilt},
 		},
 		{
 			name:    "mainnet refuses public metrics without intent",
@@ -170,50 +163,46 @@ func TestValidate(t *testing.T) {
 			change:  func(c *Config) { vaultReady(c); c.Metrics.Listen = "0.0.0.0:26660" },
 			want: []string{
 				`config: metrics.listen "0.0.0.0:26660" binds every interface, so /metrics, /healthz and /readyz are reachable from other hosts, which mainnet refuses without intent: set metrics.allow_public = true if that is meant, else listen on 127.0.0.1 or a private address`,
-				notBuilt,
 			},
 		},
 		{
 			name:    "mainnet refuses metrics on ::",
 			profile: ProfileMainnet,
 			change:  func(c *Config) { vaultReady(c); c.Metrics.Listen = "[::]:26660" },
-			want:    []string{`config: metrics.listen "[::]:26660" binds every interface`, notBuilt},
+			want:    []string{`config: metrics.listen "[::]:26660" binds every interface`},
 		},
 		{
 			name:    "mainnet refuses metrics on an empty host",
 			profile: ProfileMainnet,
 			change:  func(c *Config) { vaultReady(c); c.Metrics.Listen = ":26660" },
-			want:    []string{`config: metrics.listen ":26660" binds every interface`, notBuilt},
+			want:    []string{`config: metrics.listen ":26660" binds every interface`},
 		},
 		{
 			name:    "mainnet refuses metrics on a public IP",
 			profile: ProfileMainnet,
 			change:  func(c *Config) { vaultReady(c); c.Metrics.Listen = "203.0.113.7:26660" },
-			want:    []string{`config: metrics.listen "203.0.113.7:26660" binds a public address`, notBuilt},
+			want:    []string{`config: metrics.listen "203.0.113.7:26660" binds a public address`},
 		},
 		{
 			name:    "mainnet refuses metrics on a host name",
 			profile: ProfileMainnet,
 			change:  func(c *Config) { vaultReady(c); c.Metrics.Listen = "node0.example.com:26660" },
-			want:    []string{`config: metrics.listen "node0.example.com:26660" binds a host name, which may resolve to a public address`, notBuilt},
+			want:    []string{`config: metrics.listen "node0.example.com:26660" binds a host name, which may resolve to a public address`},
 		},
 		{
 			name:    "mainnet takes public metrics with intent",
 			profile: ProfileMainnet,
 			change:  func(c *Config) { vaultReady(c); c.Metrics.Listen, c.Metrics.AllowPublic = "0.0.0.0:26660", true },
-			want:    []string{notBuilt},
 		},
 		{
 			name:    "mainnet takes metrics on a private address",
 			profile: ProfileMainnet,
 			change:  func(c *Config) { vaultReady(c); c.Metrics.Listen = "10.1.2.3:26660" },
-			want:    []string{notBuilt},
 		},
 		{
 			name:    "mainnet takes metrics on localhost",
 			profile: ProfileMainnet,
 			change:  func(c *Config) { vaultReady(c); c.Metrics.Listen = "localhost:26660" },
-			want:    []string{notBuilt},
 		},
 		{
 			name:    "mainnet refuses plain http to Vault",
@@ -221,14 +210,13 @@ func TestValidate(t *testing.T) {
 			change:  func(c *Config) { vaultReady(c); c.Vault.Address = "http://vault:8200" },
 			want: []string{
 				`config: vault.address "http://vault:8200": want https on mainnet: a token and every signature would cross the network in clear`,
-				notBuilt,
 			},
 		},
 		{
 			name:    "mainnet refuses a Vault signer without a token source",
 			profile: ProfileMainnet,
 			change:  func(c *Config) { vaultReady(c); c.Vault.TokenFile = "" },
-			want:    []string{`config: vault.token_file is empty and neither CONSORT_VAULT_TOKEN nor VAULT_TOKEN is set`, notBuilt},
+			want:    []string{`config: vault.token_file is empty and neither CONSORT_VAULT_TOKEN nor VAULT_TOKEN is set`},
 		},
 		{
 			name:    "mainnet reports every problem",

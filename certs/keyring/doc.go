@@ -6,6 +6,15 @@
 //
 //	{"name": "alice", "type": "ed25519", "public_key": "<base64>", "private_key": "<base64>"}
 //
+// A key held by Vault (AddVault) has a file too, with its public key and
+// where it lives, and no private key:
+//
+//	{"name": "carol", "type": "p256", "public_key": "<base64>", "backend": "vault",
+//	 "vault": {"mount": "transit", "key": "carol", "version": 1}}
+//
+// Show and List describe it (Info.Backend, Info.Vault); Signer refuses it
+// with ErrExternal, and the caller signs through Vault (certs/vault).
+//
 // Like ssh, the keyring refuses to load a key file that group or others may
 // access; the error names the file and the fix (chmod 600).
 //

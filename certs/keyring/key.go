@@ -90,12 +90,41 @@ func (p *PublicKey) UnmarshalText(text []byte) error {
 	return nil
 }
 
+// Backends: where a key's private part lives.
+const (
+	BackendFile  = "file"  // in the key file
+	BackendVault = "vault" // in a Vault transit key; the file has the public part
+)
+
 // Info describes a key of the keyring without its private part. It is what
 // `keys list` and `keys show` print; its JSON form is
-// {"name":"alice","public_key":"ed25519:<base64>"}.
+// {"name":"alice","public_key":"ed25519:<base64>","backend":"file"}, with
+// "vault":{"mount":...,"key":...,"version":N} for a Vault key.
 type Info struct {
 	Name      string    `json:"name"`
 	PublicKey PublicKey `json:"public_key"`
+	Backend   string    `json:"backend"`
+	Vault     *VaultRef `json:"vault,omitempty"`
+}
+
+// VaultRef locates a key version in a Vault transit engine: the account's
+// key is the public key of that version.
+type VaultRef struct {
+	Mount   string `json:"mount"`   // the transit engine's mount, e.g. "transit"
+	Key     string `json:"key"`     // the transit key's name
+	Version int    `json:"version"` // the key version that signs, from 1
+}
+
+// String returns "MOUNT/keys/KEY version N".
+func (r VaultRef) String() string {
+	return fmt.Sprintf("%s/keys/%s version %d", r.Mount, r.Key, r.Version)
+}
+
+func (r VaultRef) validate() error {
+	if r.Mount == "" || r.Key == "" || strings.Contains(r.Key, "/") || r.Version < 1 {
+		return fmt.Errorf("invalid Vault key reference %q/%q version %d: want a mount, a key name and a version from 1", r.Mount, r.Key, r.Version)
+	}
+	return nil
 }
 
 // Verify reports whether sig is a valid signature of msg by pub, under the

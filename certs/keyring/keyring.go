@@ -19,6 +19,9 @@ const fileExt = ".json"
 var (
 	ErrNotFound = errors.New("not found")
 	ErrExists   = errors.New("already exists")
+	// ErrExternal is asking for the private part of a key that another
+	// backend (Vault) holds: the keyring has its public part only.
+	ErrExternal = errors.New("is held outside the keyring")
 )
 
 // Keyring is the file backend: one JSON key file per key in one directory.
@@ -32,7 +35,11 @@ type keyFile struct {
 	Name       string  `json:"name"`
 	Type       KeyType `json:"type"`
 	PublicKey  []byte  `json:"public_key"`
-	PrivateKey []byte  `json:"private_key"`
+	PrivateKey []byte  `json:"private_key,omitempty"`
+	// Backend is "" or BackendFile for a key whose private part is in
+	// this file, BackendVault for one held by Vault (Vault set).
+	Backend string    `json:"backend,omitempty"`
+	Vault   *VaultRef `json:"vault,omitempty"`
 }
 
 // Open returns the keyring rooted at dir, creating dir with mode 0700 if it
@@ -97,19 +104,84 @@ func (k *Keyring) List() ([]Info, error) {
 
 // Show returns the public description of the key called name.
 func (k *Keyring) Show(name string) (Info, error) {
-	s, err := k.Signer(name)
+	if err := ValidateName(name); err != nil {
+		return Info{}, err
+	}
+	kf, path, err := k.read(name)
 	if err != nil {
 		return Info{}, err
 	}
-	return Info{Name: name, PublicKey: s.PublicKey()}, nil
+	if kf.Backend == BackendVault {
+		return vaultInfo(kf, path)
+	}
+	s, err := fileSigner(kf, path)
+	if err != nil {
+		return Info{}, err
+	}
+	return Info{Name: name, PublicKey: s.PublicKey(), Backend: BackendFile}, nil
 }
 
-// Signer returns a signer for the key called name.
+// Signer returns a signer for the key called name. A key held by Vault has
+// no private part here: Signer fails with ErrExternal, and the caller signs
+// through Vault (certs/vault) with the reference that Show returns.
 func (k *Keyring) Signer(name string) (Signer, error) {
 	if err := ValidateName(name); err != nil {
 		return nil, err
 	}
-	return k.load(name)
+	kf, path, err := k.read(name)
+	if err != nil {
+		return nil, err
+	}
+	if kf.Backend == BackendVault {
+		info, err := vaultInfo(kf, path)
+		if err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("key %q %w: Vault holds it (%s); its private key cannot be read or exported", name, ErrExternal, info.Vault)
+	}
+	return fileSigner(kf, path)
+}
+
+// AddVault registers under name a key that Vault holds: its public key pub
+// (of the version ref names) and where it lives. No private key is stored.
+// With replace, an existing Vault entry of that name is replaced (after a
+// key rotation); an existing file key never is.
+func (k *Keyring) AddVault(name string, pub PublicKey, ref VaultRef, replace bool) (Info, error) {
+	if err := ValidateName(name); err != nil {
+		return Info{}, err
+	}
+	if _, err := ParsePublicKey(pub.String()); err != nil {
+		return Info{}, err
+	}
+	if err := ref.validate(); err != nil {
+		return Info{}, err
+	}
+	kf := keyFile{Name: name, Type: pub.Type, PublicKey: pub.Bytes, Backend: BackendVault, Vault: &ref}
+	data, err := json.MarshalIndent(kf, "", "  ")
+	if err != nil {
+		return Info{}, fmt.Errorf("encode key %q: %w", name, err)
+	}
+	data = append(data, '\n')
+	if replace {
+		old, _, err := k.read(name)
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			return Info{}, err
+		case old.Backend != BackendVault:
+			return Info{}, fmt.Errorf("key %q %w in keyring %s with its private key; only a Vault entry can be replaced", name, ErrExists, k.dir)
+		}
+		err = writeReplace(k.path(name), data)
+		if err != nil {
+			return Info{}, fmt.Errorf("save key %q: %w", name, err)
+		}
+	} else if err := writeNew(k.path(name), data); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return Info{}, fmt.Errorf("key %q %w in keyring %s", name, ErrExists, k.dir)
+		}
+		return Info{}, fmt.Errorf("save key %q: %w", name, err)
+	}
+	return Info{Name: name, PublicKey: clonePub(pub), Backend: BackendVault, Vault: &ref}, nil
 }
 
 // Delete removes the key called name.
@@ -151,45 +223,62 @@ func (k *Keyring) save(name string, t KeyType, priv []byte) (Info, error) {
 		}
 		return Info{}, fmt.Errorf("save key %q: %w", name, err)
 	}
-	return Info{Name: name, PublicKey: pub}, nil
+	return Info{Name: name, PublicKey: pub, Backend: BackendFile}, nil
 }
 
-// load reads and checks the key file of name.
-func (k *Keyring) load(name string) (Signer, error) {
+// read reads the key file of name, refusing one that group or others may
+// access, and returns it with its path.
+func (k *Keyring) read(name string) (keyFile, string, error) {
 	path := k.path(name)
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, k.notFound(name)
+		return keyFile{}, path, k.notFound(name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("load key %q: %w", name, err)
+		return keyFile{}, path, fmt.Errorf("load key %q: %w", name, err)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("load key %q: %w", name, err)
+		return keyFile{}, path, fmt.Errorf("load key %q: %w", name, err)
 	}
 	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("key file %s is not a regular file", path)
+		return keyFile{}, path, fmt.Errorf("key file %s is not a regular file", path)
 	}
 	if perm := st.Mode().Perm(); perm&0o077 != 0 && runtime.GOOS != "windows" {
-		return nil, fmt.Errorf("key file %s has permissions %04o, which let group or others read it: run \"chmod 600 %s\"", path, perm, path)
+		return keyFile{}, path, fmt.Errorf("key file %s has permissions %04o, which let group or others read it: run \"chmod 600 %s\"", path, perm, path)
 	}
 	var kf keyFile
 	dec := json.NewDecoder(f)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&kf); err != nil {
 		// json errors name at most one offending character, never a value.
-		return nil, fmt.Errorf("key file %s: invalid JSON: %w", path, err)
+		return keyFile{}, path, fmt.Errorf("key file %s: invalid JSON: %w", path, err)
 	}
 	if kf.Name != name {
-		return nil, fmt.Errorf("key file %s: holds key %q, want %q", path, kf.Name, name)
+		return keyFile{}, path, fmt.Errorf("key file %s: holds key %q, want %q", path, kf.Name, name)
 	}
-	t, err := ParseKeyType(string(kf.Type))
-	if err != nil {
-		return nil, fmt.Errorf("key file %s: %w", path, err)
+	if _, err := ParseKeyType(string(kf.Type)); err != nil {
+		return keyFile{}, path, fmt.Errorf("key file %s: %w", path, err)
 	}
-	s, err := newSigner(t, kf.PrivateKey)
+	switch kf.Backend {
+	case "", BackendFile:
+		if kf.Vault != nil {
+			return keyFile{}, path, fmt.Errorf("key file %s: a file key has no vault reference", path)
+		}
+	case BackendVault:
+		if len(kf.PrivateKey) != 0 {
+			return keyFile{}, path, fmt.Errorf("key file %s: a Vault key has no private key here", path)
+		}
+	default:
+		return keyFile{}, path, fmt.Errorf("key file %s: unknown backend %q: want %q or %q", path, kf.Backend, BackendFile, BackendVault)
+	}
+	return kf, path, nil
+}
+
+// fileSigner checks the private key of a file key and returns its signer.
+func fileSigner(kf keyFile, path string) (Signer, error) {
+	s, err := newSigner(kf.Type, kf.PrivateKey)
 	if err != nil {
 		return nil, fmt.Errorf("key file %s: %w", path, err)
 	}
@@ -197,6 +286,22 @@ func (k *Keyring) load(name string) (Signer, error) {
 		return nil, fmt.Errorf("key file %s: public_key does not match private_key", path)
 	}
 	return s, nil
+}
+
+// vaultInfo checks a Vault entry and describes it.
+func vaultInfo(kf keyFile, path string) (Info, error) {
+	pub := PublicKey{Type: kf.Type, Bytes: kf.PublicKey}
+	if _, err := ParsePublicKey(pub.String()); err != nil {
+		return Info{}, fmt.Errorf("key file %s: %w", path, err)
+	}
+	if kf.Vault == nil {
+		return Info{}, fmt.Errorf("key file %s: a Vault key needs its \"vault\" reference", path)
+	}
+	if err := kf.Vault.validate(); err != nil {
+		return Info{}, fmt.Errorf("key file %s: %w", path, err)
+	}
+	ref := *kf.Vault
+	return Info{Name: kf.Name, PublicKey: pub, Backend: BackendVault, Vault: &ref}, nil
 }
 
 // writeNew writes data to path atomically with mode 0600: a temp file in the
@@ -230,6 +335,31 @@ func writeNew(path string, data []byte) error {
 		if err := os.Rename(tmp.Name(), path); err != nil {
 			return err
 		}
+	}
+	return syncDir(dir)
+}
+
+// writeReplace writes data to path atomically with mode 0600, replacing
+// what is there.
+func writeReplace(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, ".tmp-*") // mode 0600
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
 	}
 	return syncDir(dir)
 }

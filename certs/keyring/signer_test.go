@@ -203,7 +203,7 @@ func TestPublicKeyText(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := `{"name":"` + info.Name + `","public_key":"` + s + `"}`; string(data) != want {
+		if want := `{"name":"` + info.Name + `","public_key":"` + s + `","backend":"file"}`; string(data) != want {
 			t.Errorf("JSON: got %s, want %s", data, want)
 		}
 		var back Info

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	cmtcrypto "github.com/cometbft/cometbft/crypto"
 	"github.com/spf13/cobra"
 
 	"github.com/consort-ledger/consort/app"
@@ -30,6 +31,9 @@ type initOptions struct {
 	p2pListen     string
 	metricsListen string
 	timeoutCommit time.Duration
+	// validatorKey is the genesis validator's key when it is not the home's
+	// key file (start --dev --signer vault: the Vault key's version 1).
+	validatorKey cmtcrypto.PubKey
 }
 
 // devOptions is the dev chain of DESIGN.md: chain consort-dev, USD with 2
@@ -126,6 +130,9 @@ func initHome(home string, o initOptions) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	if o.validatorKey != nil {
+		valKey = o.validatorKey
+	}
 	name := o.moniker
 	if name == "" {
 		name = "validator"
@@ -142,7 +149,7 @@ func initHome(home string, o initOptions) (string, error) {
 	_, err = consensus.InitHome(consensus.HomeConfig{
 		Home: home, ChainID: o.chainID, Moniker: o.moniker,
 		RPCListen: o.rpcListen, P2PListen: o.p2pListen, PrometheusListen: o.metricsListen,
-		TimeoutCommit: o.timeoutCommit, AppState: appState,
+		TimeoutCommit: o.timeoutCommit, AppState: appState, ValidatorKey: o.validatorKey,
 	})
 	return o.chainID, err
 }

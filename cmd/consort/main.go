@@ -68,6 +68,8 @@ Read a balance:                             consort query balance bob --asset US
 		newTxCmd(g), newQueryCmd(g), newStatusCmd(g),
 		newTestnetCmd(g),
 		newAuditCmd(g),
+		newValidatorCmd(g),
+		newSignerCmd(g),
 	)
 	return root
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	cmtcfg "github.com/cometbft/cometbft/config"
+	"github.com/cometbft/cometbft/node"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
@@ -25,6 +26,7 @@ type startOptions struct {
 	logLevel  string
 	mempool   abci.Config
 	logFormat string
+	signer    string
 }
 
 // settingFlags are the flags of start that set an app setting; given on the
@@ -36,6 +38,7 @@ func settingFlags() []struct{ flag, key string } {
 		{"metrics-laddr", "metrics.listen"},
 		{"rate-limit", "mempool.rate_limit"},
 		{"rate-burst", "mempool.rate_burst"},
+		{"signer", "signer.backend"},
 	}
 }
 
@@ -70,6 +73,13 @@ value or a setting mainnet forbids stops start with a message naming it.`,
 			if err != nil {
 				return err
 			}
+			var vv *vaultValidator
+			if cfg.Signer.Backend == settings.BackendVault {
+				if vv, err = openVaultValidator(cmd.Context(), cfg, o.dev, logger); err != nil {
+					return err
+				}
+				defer vv.Close()
+			}
 			if !homeExists(g.home) {
 				if !o.dev {
 					return fmt.Errorf("%s is not a node home: run `consort init --home %s --chain-id ID` or `consort start --dev`", g.home, g.home)
@@ -78,6 +88,12 @@ value or a setting mainnet forbids stops start with a message naming it.`,
 				dev.rpcListen, dev.p2pListen, dev.metricsListen = o.listen.rpcListen, o.listen.p2pListen, o.listen.metricsListen
 				dev.timeoutCommit = o.listen.timeoutCommit
 				dev.powBits = o.powBits
+				if vv != nil {
+					// The chain's validator is the Vault key's version 1.
+					if dev.validatorKey, err = vv.key.PubKey(cmd.Context(), 1); err != nil {
+						return fmt.Errorf("create dev chain: %w", err)
+					}
+				}
 				if _, err := initHome(g.home, dev); err != nil {
 					return fmt.Errorf("create dev chain: %w", err)
 				}
@@ -94,7 +110,7 @@ value or a setting mainnet forbids stops start with a message naming it.`,
 				logger.Warn().Str("module", "config").Msg(w)
 			}
 			mempool := abci.Config{RateLimit: abci.RateLimit{Rate: cfg.Mempool.RateLimit, Burst: cfg.Mempool.RateBurst}}
-			return runNode(cmd.Context(), g, conf, mempool, o.dev, logger)
+			return runNode(cmd.Context(), g, conf, mempool, o.dev, vv, logger)
 		},
 	}
 	f := cmd.Flags()
@@ -105,6 +121,7 @@ value or a setting mainnet forbids stops start with a message naming it.`,
 	f.StringVar(&o.logLevel, "log-level", "", "log level for the app and CometBFT: debug, info, warn or error (overrides log.level; default info)")
 	addMempoolFlags(f, &o.mempool)
 	f.StringVar(&o.logFormat, "log-format", "", "log format: json or console (overrides log.format; default json, console in the local profile)")
+	f.StringVar(&o.signer, "signer", "", "where the validator key lives: file (HOME/config/priv_validator_key.json) or vault (the Vault transit key signer.key; with --dev, "+devValidatorKey+", created if missing) (overrides signer.backend; default file)")
 	return cmd
 }
 
@@ -130,6 +147,11 @@ func loadSettings(cmd *cobra.Command, home string, o startOptions) (settings.Con
 			if err := cfg.Set(sf.key, fl.Value.String(), "--"+sf.flag); err != nil {
 				return cfg, err
 			}
+		}
+	}
+	if o.dev && cfg.Signer.Backend == settings.BackendVault && cfg.Signer.Key == "" {
+		if err := cfg.Set("signer.key", devValidatorKey, "--dev"); err != nil {
+			return cfg, err
 		}
 	}
 	return cfg, cfg.Validate()
@@ -167,7 +189,8 @@ func applyListenOverrides(conf *cmtcfg.Config, o initOptions) {
 
 // runNode opens the ledger, starts CometBFT in-process with it and runs
 // until ctx is cancelled. The state is closed after the node has stopped.
-func runNode(ctx context.Context, g *globals, conf *cmtcfg.Config, mempool abci.Config, dev bool, logger zerolog.Logger) error {
+// With vv the node signs with the Vault key, else with the home's key file.
+func runNode(ctx context.Context, g *globals, conf *cmtcfg.Config, mempool abci.Config, dev bool, vv *vaultValidator, logger zerolog.Logger) error {
 	store, err := app.OpenStore(appDataDir(g.home), app.DefaultStoreConfig())
 	if err != nil {
 		return err
@@ -183,8 +206,22 @@ func runNode(ctx context.Context, g *globals, conf *cmtcfg.Config, mempool abci.
 		}
 	}
 	health := consensus.NewHealth(consensus.MoveMetricsListener(conf), prometheus.DefaultGatherer, logger)
-	n, err := consensus.NewNode(ctx, conf, abci.New(mempool, ledger, logger.With().Str("module", "consort").Logger(), abci.WithMetrics(metrics)), logger)
-	if err != nil {
+	application := abci.New(mempool, ledger, logger.With().Str("module", "consort").Logger(), abci.WithMetrics(metrics))
+	var n *node.Node
+	if vv != nil {
+		var reg prometheus.Registerer
+		if conf.Instrumentation.Prometheus {
+			reg = prometheus.DefaultRegisterer
+		}
+		signer, err := vv.signer(g.home, reg, logger)
+		if err != nil {
+			return err
+		}
+		n, err = consensus.NewNodeWithSigner(ctx, conf, application, signer, logger)
+		if err != nil {
+			return err
+		}
+	} else if n, err = consensus.NewNode(ctx, conf, application, logger); err != nil {
 		return err
 	}
 	if dev {
