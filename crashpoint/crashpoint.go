@@ -33,7 +33,7 @@ type target struct {
 }
 
 var loadTarget = sync.OnceValue(func() target {
-	t, err := Parse(os.Getenv(EnvVar))
+	t, err := parse(os.Getenv(EnvVar))
 	if err != nil {
 		// A typo must not silently run a node that never crashes: the test
 		// that set it would pass for the wrong reason.
@@ -43,8 +43,8 @@ var loadTarget = sync.OnceValue(func() target {
 	return t
 })
 
-// Parse reads POINT or POINT@HEIGHT; "" is no crash point.
-func Parse(s string) (target, error) {
+// parse reads POINT or POINT@HEIGHT; "" is no crash point.
+func parse(s string) (target, error) {
 	if s == "" {
 		return target{}, nil
 	}

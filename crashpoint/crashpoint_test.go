@@ -24,12 +24,12 @@ func TestParse(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := Parse(tt.in)
+			got, err := parse(tt.in)
 			if (err != nil) != tt.wantErr {
-				t.Fatalf("Parse(%q): got error %v, want error %v", tt.in, err, tt.wantErr)
+				t.Fatalf("parse(%q): got error %v, want error %v", tt.in, err, tt.wantErr)
 			}
 			if got != tt.want {
-				t.Errorf("Parse(%q): got %+v, want %+v", tt.in, got, tt.want)
+				t.Errorf("parse(%q): got %+v, want %+v", tt.in, got, tt.want)
 			}
 		})
 	}
