@@ -68,6 +68,7 @@ Read a balance:                             consort query balance bob --asset US
 		newTxCmd(g), newQueryCmd(g), newStatusCmd(g),
 		newTestnetCmd(g),
 		newAuditCmd(g),
+		newBenchCmd(g),
 	)
 	return root
 }
