@@ -45,7 +45,9 @@ type Application struct {
 	// pending holds the inputs spent by transactions admitted to this node's
 	// mempool since the last commit, so two transactions spending one coin
 	// are not both admitted. Commit clears it; CometBFT's recheck of the
-	// remaining mempool after each block fills it again.
+	// remaining mempool after each block fills it again. CheckTx runs
+	// beside the block path (consensus.NewNode gives each ABCI connection
+	// its own lock): mu orders it against Commit.
 	mu      sync.Mutex
 	pending map[app.Outpoint][32]byte
 }
@@ -193,14 +195,19 @@ func (a *Application) FinalizeBlock(_ context.Context, req *cmtabci.RequestFinal
 // recheck that follows re-reserves them for transactions still pending.
 func (a *Application) Commit(context.Context, *cmtabci.RequestCommit) (*cmtabci.ResponseCommit, error) {
 	defer since(a.metrics.CommitDuration, time.Now())
+	// Held across the commit: a CheckTx that saw the new state with the old
+	// reservations (or the reverse) could admit a double spend. CometBFT
+	// runs no CheckTx during Commit, but the app does not rely on it.
+	a.mu.Lock()
 	height, hash, err := a.ledger.Commit()
+	if err == nil {
+		a.pending = map[app.Outpoint][32]byte{}
+	}
+	a.mu.Unlock()
 	if err != nil {
 		a.log.Error().Err(err).Msg("commit failed; halting")
 		return nil, err
 	}
-	a.mu.Lock()
-	a.pending = map[app.Outpoint][32]byte{}
-	a.mu.Unlock()
 	a.log.Debug().Int64("height", height).Hex("app_hash", hash).Msg("committed")
 	a.observeCommit(height)
 	return &cmtabci.ResponseCommit{}, nil

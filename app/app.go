@@ -38,6 +38,11 @@ func WithModule(m Module) Option { return func(a *App) { a.modules = append(a.mo
 // New returns the ledger over an opened store.
 func New(store *Store, opts ...Option) *App {
 	a := &App{store: store, modules: DefaultModules()}
+	for i, m := range a.modules {
+		if _, ok := m.(signatureModule); ok {
+			a.modules[i] = signatureModule{verified: newSigCache()}
+		}
+	}
 	for _, o := range opts {
 		o(a)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -113,7 +114,11 @@ func (c *chainReader) watch(ctx context.Context, from int64, out chan<- *block, 
 			for ; next <= h; next++ {
 				b, berr := c.block(ctx, next)
 				if berr != nil {
-					err = berr
+					// The block store holds a block before its results
+					// exist: the block is not committed yet.
+					if !strings.Contains(berr.Error(), "could not find results") {
+						err = berr
+					}
 					break
 				}
 				b.seen = seen

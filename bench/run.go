@@ -248,6 +248,10 @@ func (r *run) send(ctx context.Context, s sender, conn int) {
 		r.sent.Add(1)
 		r.sentBytes.Add(int64(len(tx)))
 		err = s.send(ctx, tx, func(res response) { r.answered(hash, res) })
+		if err != nil && ctx.Err() != nil {
+			r.forget(hash) // the load ended during the send
+			return
+		}
 		if err != nil {
 			r.answered(hash, response{rpcError: "send: " + err.Error()})
 			if ctx.Err() == nil {
@@ -354,6 +358,15 @@ func (r *run) observe(b *block, loadEnd time.Time) {
 	for _, d := range done {
 		r.wl.Outcome(d.token, d.outcome)
 	}
+}
+
+// forget drops a transaction whose submission was cut short by the end of
+// the load: it was never counted by the node, and its coin is not reused.
+func (r *run) forget(hash [32]byte) {
+	r.mu.Lock()
+	delete(r.pending, hash)
+	r.mu.Unlock()
+	r.sent.Add(-1)
 }
 
 // inFlight counts accepted transactions not yet in a block.
