@@ -43,7 +43,8 @@ func DefaultConfig() Config {
 		Connections: 8, Duration: 20 * time.Second, Drain: 15 * time.Second}
 }
 
-func (c *Config) validate() error {
+// Validate fills in defaults and checks the settings.
+func (c *Config) Validate() error {
 	d := DefaultConfig()
 	if len(c.Nodes) == 0 {
 		c.Nodes = d.Nodes
@@ -105,7 +106,7 @@ type run struct {
 // Run loads the nodes with wl for cfg.Duration and reports what the chain
 // committed.
 func Run(ctx context.Context, cfg Config, wl Workload) (*Report, error) {
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	r := &run{cfg: cfg, wl: wl, pending: map[[32]byte]*pending{}}

@@ -87,6 +87,12 @@ func runBench(ctx context.Context, g *globals, o benchOptions) error {
 		return err
 	}
 	o.run.Nodes = nodes
+	if err := o.run.Validate(); err != nil {
+		return err
+	}
+	if n, k := o.consort.Accounts, o.consort.CoinsPerAccount; o.app == "consort" && (k < 0 || k > n) {
+		return fmt.Errorf("--coins-per-account %d: want 1 to the number of accounts (%d)", k, n)
+	}
 	if o.progress && isTerminal(os.Stderr) && g.stderr == os.Stderr {
 		o.run.Progress = g.stderr
 	}
