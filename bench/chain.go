@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -32,28 +31,6 @@ func newChainReader(node string) *chainReader {
 	return &chainReader{node: node, hc: &http.Client{Timeout: 30 * time.Second}}
 }
 
-type statusResult struct {
-	NodeInfo struct {
-		Network string `json:"network"`
-	} `json:"node_info"`
-	SyncInfo struct {
-		LatestBlockHeight string `json:"latest_block_height"`
-	} `json:"sync_info"`
-}
-
-// status returns the chain id and latest height.
-func (c *chainReader) status(ctx context.Context) (string, int64, error) {
-	var st statusResult
-	if err := rpcGet(ctx, c.hc, c.node, "status", nil, &st); err != nil {
-		return "", 0, fmt.Errorf("node %s: status: %w", c.node, err)
-	}
-	h, err := strconv.ParseInt(st.SyncInfo.LatestBlockHeight, 10, 64)
-	if err != nil {
-		return "", 0, fmt.Errorf("node %s: status: height %q", c.node, st.SyncInfo.LatestBlockHeight)
-	}
-	return st.NodeInfo.Network, h, nil
-}
-
 type blockResult struct {
 	Block struct {
 		Header struct {
@@ -69,6 +46,32 @@ type blockResultsResult struct {
 	TxsResults []struct {
 		Code uint32 `json:"code"`
 	} `json:"txs_results"`
+}
+
+type abciInfoResult struct {
+	Response struct {
+		LastBlockHeight string `json:"last_block_height"`
+	} `json:"response"`
+}
+
+// committedHeight is the last height the application has committed (ABCI
+// Info). The block store and the block results run ahead of it: a block is
+// stored before it executes and its results are saved before Commit, and a
+// transaction spending its outputs would be checked against the state
+// before it.
+func (c *chainReader) committedHeight(ctx context.Context) (int64, error) {
+	var info abciInfoResult
+	if err := rpcGet(ctx, c.hc, c.node, "abci_info", nil, &info); err != nil {
+		return 0, fmt.Errorf("node %s: abci_info: %w", c.node, err)
+	}
+	if info.Response.LastBlockHeight == "" {
+		return 0, nil // nothing committed yet: the field is omitted
+	}
+	h, err := strconv.ParseInt(info.Response.LastBlockHeight, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("node %s: abci_info: height %q", c.node, info.Response.LastBlockHeight)
+	}
+	return h, nil
 }
 
 // block reads block h with its transactions' result codes.
@@ -97,10 +100,10 @@ func (c *chainReader) block(ctx context.Context, h int64) (*block, error) {
 	return out, nil
 }
 
-// watch polls the node for new heights from after `from` and sends each
-// new block, in height order, until ctx is done. The time a block is first
-// seen is its commit time for latency: polling every pollInterval bounds
-// the error.
+// watch polls the node for newly committed heights from after `from` and
+// sends each new block, in height order, until ctx is done. The time a
+// block is first seen committed is its commit time for latency: polling
+// every pollInterval bounds the error.
 func (c *chainReader) watch(ctx context.Context, from int64, out chan<- *block, errs chan<- error) {
 	defer close(out)
 	next := from + 1
@@ -108,17 +111,13 @@ func (c *chainReader) watch(ctx context.Context, from int64, out chan<- *block, 
 	defer tick.Stop()
 	failures := 0
 	for {
-		_, h, err := c.status(ctx)
+		h, err := c.committedHeight(ctx)
 		seen := time.Now()
 		if err == nil {
 			for ; next <= h; next++ {
 				b, berr := c.block(ctx, next)
 				if berr != nil {
-					// The block store holds a block before its results
-					// exist: the block is not committed yet.
-					if !strings.Contains(berr.Error(), "could not find results") {
-						err = berr
-					}
+					err = berr
 					break
 				}
 				b.seen = seen

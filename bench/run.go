@@ -111,9 +111,12 @@ func Run(ctx context.Context, cfg Config, wl Workload) (*Report, error) {
 	}
 	r := &run{cfg: cfg, wl: wl, pending: map[[32]byte]*pending{}}
 	chain := newChainReader(cfg.Nodes[0])
-	_, startHeight, err := chain.status(ctx)
+	startHeight, err := chain.committedHeight(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if startHeight < 1 {
+		return nil, fmt.Errorf("node %s has committed no block yet; wait for the first", cfg.Nodes[0])
 	}
 	base, err := chain.block(ctx, startHeight)
 	if err != nil {
