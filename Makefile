@@ -65,3 +65,9 @@ monitoring:
 		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
 	$(PROMTOOL) check rules scripts/monitoring/alerts.yml
 	$(PROMTOOL) test rules scripts/monitoring/alerts_test.yml
+
+## bench: consort against stock CometBFT kvstore on this machine (scripts/bench.sh;
+## BENCH_DURATION, BENCH_RUNS, ... as documented there). Not part of test.
+.PHONY: bench
+bench:
+	scripts/bench.sh

@@ -28,7 +28,9 @@
 #   BENCH_RUNS        runs per app and validator count; medians over them (default 1)
 #   BENCH_VALIDATORS  validator counts to run (default "1 4")
 #   BENCH_LATENCY     1 to also measure latency at 50% of saturation (default 1)
-#   BENCH_FLAGS       extra flags for every `consort bench` (default: --connections 8)
+#   BENCH_FLAGS       flags for every `consort bench` (default: --transport ws --connections 4:
+#                     pipelined websockets saturate the node; HTTP sync requests wait for each
+#                     answer and leave a node idle between them)
 #   BENCH_DIR         work folder, emptied first (default ./benchnet in the repository)
 #   BENCH_BASE_PORT   P2P port of node0; RPC is +1, node i adds 100*i (default 46656)
 set -Eeuo pipefail
@@ -38,7 +40,7 @@ DURATION="${BENCH_DURATION:-30s}"
 RUNS="${BENCH_RUNS:-1}"
 VALIDATORS="${BENCH_VALIDATORS:-1 4}"
 LATENCY="${BENCH_LATENCY:-1}"
-FLAGS="${BENCH_FLAGS:---connections 8}"
+FLAGS="${BENCH_FLAGS:---transport ws --connections 4}"
 DIR="${BENCH_DIR:-$ROOT/benchnet}"
 BASE_PORT="${BENCH_BASE_PORT:-46656}"
 CONSORT="$ROOT/bin/consort"
