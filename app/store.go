@@ -23,6 +23,13 @@ import (
 type Store struct {
 	db   *idb.GoLevelDB
 	tree *iavl.MutableTree
+	// reader is a second handle on the same database, from which the
+	// committed versions are opened. CheckTx and queries read them while a
+	// block is written (each ABCI connection has its own lock), and IAVL's
+	// writer changes fields of the saved nodes it copies: through its own
+	// handle (own node cache, own node objects) a reader never shares a
+	// node with the writer.
+	reader *iavl.MutableTree
 
 	mu        sync.RWMutex // guards committed, read by queries and CheckTx
 	committed *iavl.ImmutableTree
@@ -33,7 +40,8 @@ type StoreConfig struct {
 	// CacheSize is the number of tree nodes kept in memory. Default 400000:
 	// a transfer writes about a hundred new nodes, so a smaller cache is
 	// churned through in a few busy blocks and reads go to leveldb
-	// (docs/benchmarks.md). A node costs a few hundred bytes.
+	// (docs/benchmarks.md). A node costs a few hundred bytes. The handle
+	// that reads committed versions (CheckTx, queries) caches half as many.
 	CacheSize int
 	// FlushThreshold is the size in bytes at which IAVL writes a leveldb
 	// batch while saving a version. Default 100000 (IAVL's own default).
@@ -77,6 +85,7 @@ func OpenStore(dir string, cfg StoreConfig) (*Store, error) {
 		treeDB = cfg.wrapTreeDB(treeDB)
 	}
 	s.tree = iavl.NewMutableTree(treeDB, cfg.CacheSize, true, iavl.NewNopLogger(), iavl.FlushThresholdOption(cfg.FlushThreshold))
+	s.reader = iavl.NewMutableTree(treeDB, max(1, cfg.CacheSize/2), true, iavl.NewNopLogger())
 	if err := s.load(); err != nil {
 		db.Close()
 		return nil, err
@@ -136,7 +145,7 @@ func (s *Store) committedHeight() (int64, error) {
 }
 
 func (s *Store) snapshot(height int64) error {
-	imm, err := s.tree.GetImmutable(height)
+	imm, err := s.reader.GetImmutable(height)
 	if err != nil {
 		return fmt.Errorf("open version %d: %w", height, err)
 	}
@@ -203,7 +212,7 @@ func (s *Store) Version(height int64) (*iavl.ImmutableTree, error) {
 	if height <= 0 || height > s.Height() {
 		return nil, fmt.Errorf("height %d not available: committed height is %d", height, s.Height())
 	}
-	return s.tree.GetImmutable(height)
+	return s.reader.GetImmutable(height)
 }
 
 // Discard drops uncommitted writes.
