@@ -94,3 +94,9 @@ E2E_TIMEOUT  ?= 60m
 .PHONY: e2e
 e2e:
 	E2E_DURATION=$(E2E_DURATION) $(GO) test -count=1 -timeout $(E2E_TIMEOUT) -v -run '^(TestFaults|TestCrashPoints)$$' ./e2e/faults/
+
+## bench: consort against stock CometBFT kvstore on this machine (scripts/bench.sh;
+## BENCH_DURATION, BENCH_RUNS, ... as documented there). Not part of test.
+.PHONY: bench
+bench:
+	scripts/bench.sh

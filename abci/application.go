@@ -3,6 +3,7 @@ package abci
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"strings"
 	"sync"
@@ -46,9 +47,19 @@ type Application struct {
 	// pending holds the inputs spent by transactions admitted to this node's
 	// mempool since the last commit, so two transactions spending one coin
 	// are not both admitted. Commit clears it; CometBFT's recheck of the
-	// remaining mempool after each block fills it again.
+	// remaining mempool after each block fills it again. CheckTx runs
+	// beside the block path (consensus.NewNode gives each ABCI connection
+	// its own lock): mu orders it against Commit.
 	mu      sync.Mutex
 	pending map[app.Outpoint][32]byte
+
+	// prepared is the proposal this node last built, so that
+	// ProcessProposal of its own proposal does not check it a second time.
+	prepared struct {
+		sync.Mutex
+		height int64
+		digest [32]byte
+	}
 }
 
 var _ cmtabci.Application = (*Application)(nil)
@@ -146,18 +157,75 @@ func (a *Application) PrepareProposal(_ context.Context, req *cmtabci.RequestPre
 		if size+n > req.MaxTxBytes {
 			continue // a smaller one may still fit
 		}
-		if err := checker.Add(tx); err != nil {
+		var err error
+		if decoded := a.admitted(tx); decoded != nil {
+			err = checker.AddChecked(decoded)
+		} else {
+			err = checker.Add(tx)
+		}
+		if err != nil {
 			continue
 		}
 		size += n
 		txs = append(txs, tx)
 	}
+	a.prepared.Lock()
+	a.prepared.height, a.prepared.digest = req.Height, proposalDigest(txs)
+	a.prepared.Unlock()
 	return &cmtabci.ResponsePrepareProposal{Txs: txs}, nil
+}
+
+// admitted returns tx decoded if CheckTx admitted these exact bytes against
+// the last committed state: every input it spends is reserved by it in
+// pending, which Commit empties and only CheckTx (new or recheck) against
+// the new state fills. Such a transaction is valid on that state and
+// conflicts with no other reserved one; PrepareProposal need not check it
+// again. Nil when that is not known (no inputs, not reserved, recheck off).
+func (a *Application) admitted(tx []byte) *app.Tx {
+	decoded, err := app.DecodeTx(tx)
+	if err != nil {
+		return nil
+	}
+	spends := decoded.Body.Spends()
+	if len(spends) == 0 {
+		return nil
+	}
+	self := sha256.Sum256(tx)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, in := range spends {
+		if a.pending[in] != self {
+			return nil
+		}
+	}
+	return decoded
+}
+
+// proposalDigest identifies a list of transactions.
+func proposalDigest(txs [][]byte) [32]byte {
+	h := sha256.New()
+	var n [8]byte
+	for _, tx := range txs {
+		binary.BigEndian.PutUint64(n[:], uint64(len(tx)))
+		h.Write(n[:])
+		h.Write(tx)
+	}
+	var d [32]byte
+	h.Sum(d[:0])
+	return d
 }
 
 // ProcessProposal rejects a proposed block that carries an invalid
 // transaction or two spends of one coin.
 func (a *Application) ProcessProposal(_ context.Context, req *cmtabci.RequestProcessProposal) (*cmtabci.ResponseProcessProposal, error) {
+	// This node's own proposal was checked by PrepareProposal against the
+	// same committed state (no Commit comes between): the answer is known.
+	a.prepared.Lock()
+	own := a.prepared.height == req.Height && a.prepared.digest == proposalDigest(req.Txs)
+	a.prepared.Unlock()
+	if own {
+		return &cmtabci.ResponseProcessProposal{Status: cmtabci.ResponseProcessProposal_ACCEPT}, nil
+	}
 	checker := a.ledger.NewProposalChecker()
 	for i, tx := range req.Txs {
 		if err := checker.Add(tx); err != nil {
@@ -197,15 +265,20 @@ func (a *Application) FinalizeBlock(_ context.Context, req *cmtabci.RequestFinal
 // recheck that follows re-reserves them for transactions still pending.
 func (a *Application) Commit(context.Context, *cmtabci.RequestCommit) (*cmtabci.ResponseCommit, error) {
 	defer since(a.metrics.CommitDuration, time.Now())
+	// Held across the commit: a CheckTx that saw the new state with the old
+	// reservations (or the reverse) could admit a double spend. CometBFT
+	// runs no CheckTx during Commit, but the app does not rely on it.
+	a.mu.Lock()
 	height, hash, err := a.ledger.Commit()
+	if err == nil {
+		a.pending = map[app.Outpoint][32]byte{}
+	}
+	a.mu.Unlock()
 	if err != nil {
 		a.log.Error().Err(err).Msg("commit failed; halting")
 		return nil, err
 	}
 	crashpoint.Hit(crashpoint.CommitEnd, height)
-	a.mu.Lock()
-	a.pending = map[app.Outpoint][32]byte{}
-	a.mu.Unlock()
 	a.log.Debug().Int64("height", height).Hex("app_hash", hash).Msg("committed")
 	a.observeCommit(height)
 	return &cmtabci.ResponseCommit{}, nil

@@ -640,3 +640,61 @@ func TestCheckTxRateLimit(t *testing.T) {
 		t.Fatalf("after refill: still rate limited (%s)", res.Log)
 	}
 }
+
+// PrepareProposal takes a transaction CheckTx admitted against the current
+// state without checking it again, but never two spends of one coin, and
+// never a transaction admitted before the last commit; ProcessProposal
+// skips only this node's own last proposal.
+func TestProposalOfAdmittedTxs(t *testing.T) {
+	c := newTestChain(t)
+	admitted := c.transfer("", ins(c.coins[0]), outs(usd("bob", 100), usd("alice", 99900)), c.alice)
+	rival := c.transfer("", ins(c.coins[0]), outs(usd("bob", 100000)), c.alice)
+	if res := c.checkTx(admitted, cmtabci.CheckTxType_New); res.Code != 0 {
+		t.Fatalf("CheckTx: code %d: %s", res.Code, res.Log)
+	}
+	prepare := func(txs ...[]byte) [][]byte {
+		t.Helper()
+		res, err := c.app.PrepareProposal(context.Background(), &cmtabci.RequestPrepareProposal{MaxTxBytes: 1 << 20, Txs: txs, Height: c.height + 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Txs
+	}
+	process := func(txs ...[]byte) cmtabci.ResponseProcessProposal_ProposalStatus {
+		t.Helper()
+		res, err := c.app.ProcessProposal(context.Background(), &cmtabci.RequestProcessProposal{Txs: txs, Height: c.height + 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Status
+	}
+	same := func(got, want [][]byte) bool {
+		if len(got) != len(want) {
+			return false
+		}
+		for i := range got {
+			if !bytes.Equal(got[i], want[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	if got := prepare(rival, admitted); !same(got, [][]byte{rival}) {
+		t.Errorf("rival first: got %d txs, want the rival alone", len(got))
+	}
+	if got := prepare(admitted, rival); !same(got, [][]byte{admitted}) {
+		t.Errorf("admitted first: got %d txs, want the admitted one alone", len(got))
+	}
+	if st := process(admitted); st != cmtabci.ResponseProcessProposal_ACCEPT {
+		t.Errorf("own proposal: got %v, want ACCEPT", st)
+	}
+	if st := process(admitted, rival); st != cmtabci.ResponseProcessProposal_REJECT {
+		t.Errorf("a double spend at the same height: got %v, want REJECT", st)
+	}
+	// The rival commits: the admitted transaction's coin is gone, and the
+	// commit dropped its reservation, so it is checked and left out.
+	c.block(rival)
+	if got := prepare(admitted); len(got) != 0 {
+		t.Errorf("after its coin was spent: got %d txs, want none", len(got))
+	}
+}

@@ -38,6 +38,11 @@ func WithModule(m Module) Option { return func(a *App) { a.modules = append(a.mo
 // New returns the ledger over an opened store.
 func New(store *Store, opts ...Option) *App {
 	a := &App{store: store, modules: DefaultModules()}
+	for i, m := range a.modules {
+		if _, ok := m.(signatureModule); ok {
+			a.modules[i] = signatureModule{verified: newSigCache()}
+		}
+	}
 	for _, o := range opts {
 		o(a)
 	}
@@ -198,6 +203,27 @@ type ProposalChecker struct {
 // NewProposalChecker starts checking a proposal on top of committed state.
 func (a *App) NewProposalChecker() *ProposalChecker {
 	return &ProposalChecker{app: a, state: a.store.Committed(), height: a.store.Height() + 1, spent: map[Outpoint]bool{}, coinless: map[TxID]bool{}}
+}
+
+// AddChecked takes the next transaction of the proposal as valid against
+// the proposal's committed state without validating it again: the caller
+// knows it is (CheckTx admitted these exact bytes against that state). It
+// still refuses a transaction without inputs (only Add tracks those) and
+// one that spends an input an earlier transaction of the proposal spends.
+func (p *ProposalChecker) AddChecked(tx *Tx) error {
+	spends := tx.Body.Spends()
+	if len(spends) == 0 {
+		return fmt.Errorf("%w: transaction %s spends no input; check it with Add", ErrInternal, tx.ID())
+	}
+	for i, in := range spends {
+		if p.spent[in] {
+			return rejectf(ErrMempoolConflict, "input %d (%s)", i, in)
+		}
+	}
+	for _, in := range spends {
+		p.spent[in] = true
+	}
+	return nil
 }
 
 // Add validates the next transaction of the proposal and, if it passes,

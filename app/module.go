@@ -81,16 +81,27 @@ func validateModuleList(list []string, have func(string) bool) error {
 }
 
 // signatureModule verifies every signature: ed25519 (ZIP-215, as CometBFT)
-// or ECDSA P-256 with low S, over the body bytes.
-type signatureModule struct{}
+// or ECDSA P-256 with low S, over the body bytes. With a cache (App's own
+// module has one), a transaction whose signatures verified before is not
+// verified again.
+type signatureModule struct{ verified *sigCache }
 
 func (signatureModule) Name() string  { return ModuleSignature }
 func (signatureModule) Codes() []Code { return []Code{CodeInvalidSignature} }
-func (signatureModule) Check(c *TxContext) error {
+func (m signatureModule) Check(c *TxContext) error {
+	var key [32]byte
+	if m.verified != nil {
+		if key = sigCacheKey(c.Tx); m.verified.has(key) {
+			return nil
+		}
+	}
 	for i, s := range c.Tx.Signatures {
 		if err := verifySignature(s, c.Tx.BodyBytes); err != nil {
 			return rejectf(ErrInvalidSignature, "signature %d: %v", i, err)
 		}
+	}
+	if m.verified != nil {
+		m.verified.add(key)
 	}
 	return nil
 }

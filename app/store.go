@@ -7,6 +7,7 @@ import (
 
 	"github.com/cosmos/iavl"
 	idb "github.com/cosmos/iavl/db"
+	"github.com/syndtr/goleveldb/leveldb/opt"
 
 	"github.com/consort-ledger/consort/crashpoint"
 )
@@ -24,6 +25,13 @@ import (
 type Store struct {
 	db   *idb.GoLevelDB
 	tree *iavl.MutableTree
+	// reader is a second handle on the same database, from which the
+	// committed versions are opened. CheckTx and queries read them while a
+	// block is written (each ABCI connection has its own lock), and IAVL's
+	// writer changes fields of the saved nodes it copies: through its own
+	// handle (own node cache, own node objects) a reader never shares a
+	// node with the writer.
+	reader *iavl.MutableTree
 
 	mu        sync.RWMutex // guards committed, read by queries and CheckTx
 	committed *iavl.ImmutableTree
@@ -31,11 +39,22 @@ type Store struct {
 
 // StoreConfig tunes the tree.
 type StoreConfig struct {
-	// CacheSize is the number of tree nodes kept in memory. Default 100000.
+	// CacheSize is the number of tree nodes kept in memory. Default 400000:
+	// a transfer writes about a hundred new nodes, so a smaller cache is
+	// churned through in a few busy blocks and reads go to leveldb
+	// (docs/benchmarks.md). A node costs a few hundred bytes. The handle
+	// that reads committed versions (CheckTx, queries) caches half as many.
 	CacheSize int
 	// FlushThreshold is the size in bytes at which IAVL writes a leveldb
 	// batch while saving a version. Default 100000 (IAVL's own default).
 	FlushThreshold int
+	// WriteBuffer is leveldb's memtable size in bytes: larger means fewer,
+	// larger level-0 tables and less compaction. Default 16 MiB (leveldb's
+	// own is 4 MiB).
+	WriteBuffer int
+	// BlockCache is leveldb's cache of table blocks in bytes. Default 32 MiB
+	// (leveldb's own is 8 MiB).
+	BlockCache int
 
 	// wrapTreeDB lets crash tests interpose on the tree's database.
 	wrapTreeDB func(idb.DB) idb.DB
@@ -43,7 +62,7 @@ type StoreConfig struct {
 
 // DefaultStoreConfig returns the defaults stated in StoreConfig.
 func DefaultStoreConfig() StoreConfig {
-	return StoreConfig{CacheSize: 100_000, FlushThreshold: 100_000}
+	return StoreConfig{CacheSize: 400_000, FlushThreshold: 100_000, WriteBuffer: 16 << 20, BlockCache: 32 << 20}
 }
 
 var (
@@ -56,7 +75,7 @@ var (
 // OpenStore opens (or creates) the state under dir and loads the last
 // committed version.
 func OpenStore(dir string, cfg StoreConfig) (*Store, error) {
-	db, err := idb.NewGoLevelDB("state", dir)
+	db, err := idb.NewGoLevelDBWithOpts("state", dir, &opt.Options{WriteBuffer: cfg.WriteBuffer, BlockCacheCapacity: cfg.BlockCache})
 	if err != nil {
 		return nil, fmt.Errorf("open state database in %s: %w", dir, err)
 	}
@@ -68,6 +87,7 @@ func OpenStore(dir string, cfg StoreConfig) (*Store, error) {
 		treeDB = cfg.wrapTreeDB(treeDB)
 	}
 	s.tree = iavl.NewMutableTree(treeDB, cfg.CacheSize, true, iavl.NewNopLogger(), iavl.FlushThresholdOption(cfg.FlushThreshold))
+	s.reader = iavl.NewMutableTree(treeDB, max(1, cfg.CacheSize/2), true, iavl.NewNopLogger())
 	if err := s.load(); err != nil {
 		db.Close()
 		return nil, err
@@ -127,7 +147,7 @@ func (s *Store) committedHeight() (int64, error) {
 }
 
 func (s *Store) snapshot(height int64) error {
-	imm, err := s.tree.GetImmutable(height)
+	imm, err := s.reader.GetImmutable(height)
 	if err != nil {
 		return fmt.Errorf("open version %d: %w", height, err)
 	}
@@ -194,7 +214,7 @@ func (s *Store) Version(height int64) (*iavl.ImmutableTree, error) {
 	if height <= 0 || height > s.Height() {
 		return nil, fmt.Errorf("height %d not available: committed height is %d", height, s.Height())
 	}
-	return s.tree.GetImmutable(height)
+	return s.reader.GetImmutable(height)
 }
 
 // Discard drops uncommitted writes.

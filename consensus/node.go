@@ -41,7 +41,13 @@ func newNode(ctx context.Context, cfg *cmtcfg.Config, app cmtabci.Application, p
 		return nil, fmt.Errorf("load node key: %w", err)
 	}
 	n, err := node.NewNodeWithContext(ctx, cfg, pv, nodeKey,
-		proxy.NewLocalClientCreator(app),
+		// One mutex per ABCI connection, not one for all four (what
+		// NewLocalClientCreator does): CheckTx and queries then run while
+		// a block executes. abci.Application is safe for that: CheckTx and
+		// Query read only the last committed IAVL version, the block path
+		// writes the working tree, and CometBFT runs no CheckTx during
+		// Commit (it holds the mempool lock).
+		proxy.NewConnSyncLocalClientCreator(app),
 		node.DefaultGenesisDocProviderFunc(cfg),
 		cmtcfg.DefaultDBProvider,
 		metricsProvider(cfg.Instrumentation, logger),
