@@ -70,6 +70,7 @@ Read a balance:                             consort query balance bob --asset US
 		newAuditCmd(g),
 		newValidatorCmd(g),
 		newSignerCmd(g),
+		newReindexCmd(g),
 	)
 	return root
 }
