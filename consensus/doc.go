@@ -6,6 +6,9 @@
 //     validator key and genesis.json; [LoadConfig] reads it back;
 //   - the in-process node: [NewNode] wires an ABCI application into a
 //     CometBFT node and [Run] drives it until a context is cancelled;
+//     before it opens the home, [ReindexRecent] re-indexes the last
+//     committed heights (a kill between commit and indexing leaves a block
+//     unindexed) and [Reindex] rebuilds any range offline;
 //   - the validator signer: [Signer] is a PrivValidator over a
 //     certs.KeyProvider (Vault transit) with FilePV's double-sign rules, a
 //     durable local sign state, a watermark shared through a

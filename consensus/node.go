@@ -40,6 +40,13 @@ func newNode(ctx context.Context, cfg *cmtcfg.Config, app cmtabci.Application, p
 	if err != nil {
 		return nil, fmt.Errorf("load node key: %w", err)
 	}
+	// Before the node opens the home and serves RPC: a block whose state
+	// was saved but whose events were never indexed (a kill between the
+	// two) is found again. The index is not consensus: a failure is logged
+	// and the node starts anyway.
+	if _, err := ReindexRecent(cfg, RecentReindexHeights, logger); err != nil {
+		logger.Error().Err(err).Str("module", "txindex").Msg("re-indexing the recent heights failed: tx_search may miss their transactions; try `consort reindex` with the node stopped")
+	}
 	n, err := node.NewNodeWithContext(ctx, cfg, pv, nodeKey,
 		// One mutex per ABCI connection, not one for all four (what
 		// NewLocalClientCreator does): CheckTx and queries then run while

@@ -71,6 +71,7 @@ Read a balance:                             consort query balance bob --asset US
 		newValidatorCmd(g),
 		newSignerCmd(g),
 		newBenchCmd(g),
+		newReindexCmd(g),
 	)
 	return root
 }
