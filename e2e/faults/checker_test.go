@@ -9,6 +9,7 @@ import (
 	"time"
 
 	rpcclient "github.com/cometbft/cometbft/rpc/client"
+	cmttypes "github.com/cometbft/cometbft/types"
 
 	"github.com/consort-ledger/consort/app"
 )
@@ -162,6 +163,7 @@ func (k *checker) noDoubleSpend(top int64) map[string]txPlace {
 			k.fail("block %d: %v", h, err)
 			return placed
 		}
+		k.evidenceExpected(h, b.Block.Evidence.Evidence)
 		for i, raw := range b.Block.Txs {
 			tx, err := app.DecodeTx(raw)
 			if err != nil {
@@ -189,6 +191,22 @@ func (k *checker) noDoubleSpend(top int64) map[string]txPlace {
 		}
 	}
 	return placed
+}
+
+// evidenceExpected: the only misbehaviour a run may see committed is node3
+// double-signing, once its Byzantine twin ran. Evidence against any other
+// validator (the Vault one, say, after its Vault came back) is a double
+// sign the signers should have refused.
+func (k *checker) evidenceExpected(h int64, evs cmttypes.EvidenceList) {
+	for _, ev := range evs {
+		dve, ok := ev.(*cmttypes.DuplicateVoteEvidence)
+		switch {
+		case !ok:
+			k.fail("block %d carries unexpected evidence: %s", h, ev)
+		case k.c.twin == nil || dve.VoteA.ValidatorAddress.String() != k.c.valAddrs["node3"]:
+			k.fail("block %d carries duplicate-vote evidence against %s (not node3 with its twin): %s", h, dve.VoteA.ValidatorAddress, ev)
+		}
+	}
 }
 
 type rpcResults struct{ codes []uint32 }

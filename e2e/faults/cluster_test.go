@@ -42,6 +42,9 @@ type cluster struct {
 	basePort int     // loopback only
 	nodes    []*proc
 	twin     *proc // the Byzantine twin of node3, once made
+	vault    *vaultSigner
+	// valAddrs are the validators' addresses (hex) by name, from genesis.
+	valAddrs map[string]string
 	accounts []workAccount
 	supply   uint64 // USD in genesis, all of it in workload accounts
 	timeline *timeline
@@ -77,6 +80,9 @@ type proc struct {
 	// never committed and would hold a worker for the full wait.
 	quick *client.Client
 	flags []string // extra start flags (loopback ports of the twin)
+	// secretEnv is added to every start's environment and never logged
+	// (the Vault validator's VAULT_TOKEN).
+	secretEnv []string
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -105,10 +111,12 @@ func newCluster(t *testing.T, bin string, tl *timeline) *cluster {
 		t.Fatalf("consort testnet: %v\n%s", err, out)
 	}
 	twinID := c.prepareTwinHome()
+	c.vault = c.startVault()
 	c.addWorkloadGenesis(twinID)
 	for i := range faultValidators {
 		c.nodes = append(c.nodes, c.newProc(i, filepath.Join(c.dir, fmt.Sprintf("node%d", i))))
 	}
+	c.vault.configureNode(c.nodes[c.vault.node])
 	for _, p := range c.nodes {
 		p.start()
 	}
@@ -140,7 +148,8 @@ func (c *cluster) newProc(i int, home string) *proc {
 }
 
 // addWorkloadGenesis adds the workload accounts, their coins and the twin's
-// node id (so the peer filter admits it) to every home's genesis.
+// node id (so the peer filter admits it) to every home's genesis, and makes
+// the Vault validator's key the transit key's version 1.
 func (c *cluster) addWorkloadGenesis(twinID string) {
 	t := c.t
 	path := filepath.Join(c.dir, "node0", "config", "genesis.json")
@@ -170,6 +179,7 @@ func (c *cluster) addWorkloadGenesis(twinID string) {
 		}
 	}
 	g.Nodes = append(g.Nodes, twinID)
+	c.setVaultValidatorKey(doc, &g)
 	if doc["app_state"], err = json.Marshal(g); err != nil {
 		t.Fatal(err)
 	}
@@ -185,6 +195,42 @@ func (c *cluster) addWorkloadGenesis(twinID string) {
 		if err := os.WriteFile(filepath.Join(home, "config", "genesis.json"), out, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// setVaultValidatorKey puts the Vault validator's key in CometBFT's
+// validator list and the ledger's, and notes every validator's address.
+func (c *cluster) setVaultValidatorKey(doc map[string]json.RawMessage, g *app.Genesis) {
+	t := c.t
+	name := fmt.Sprintf("node%d", c.vault.node)
+	pub := base64.StdEncoding.EncodeToString(c.vault.pub.Bytes())
+	var vals []map[string]any
+	if err := json.Unmarshal(doc["validators"], &vals); err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	c.valAddrs = map[string]string{}
+	for _, v := range vals {
+		if v["name"] == name {
+			v["address"] = c.vault.address().String()
+			v["pub_key"].(map[string]any)["value"] = pub
+			found++
+		}
+		n, _ := v["name"].(string)
+		c.valAddrs[n], _ = v["address"].(string)
+	}
+	for i := range g.Validators {
+		if g.Validators[i].Name == name {
+			g.Validators[i].PublicKey = pub
+			found++
+		}
+	}
+	if found != 2 {
+		t.Fatalf("genesis: validator %s found %d times, want twice (CometBFT's list and the ledger's)", name, found)
+	}
+	var err error
+	if doc["validators"], err = json.Marshal(vals); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -263,7 +309,7 @@ func (p *proc) start(env ...string) {
 	} else {
 		cmd = exec.Command(p.c.bin, args...)
 	}
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(append(os.Environ(), p.secretEnv...), env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	fmt.Fprintf(logf, "\n=== start %d at %s env %v\n", p.starts+1, time.Now().UTC().Format(time.RFC3339Nano), env)
 	if err := cmd.Start(); err != nil {

@@ -207,6 +207,10 @@ func runFaults(t *testing.T, c *cluster, seed uint64, duration time.Duration, ne
 	top := k.settle()
 	if top > 0 {
 		k.run(top)
+		// The nodes are stopped now: the Vault validator's last word.
+		if err := c.vault.checkSignState(c.nodes[c.vault.node]); err != nil {
+			k.fail("%v", err)
+		}
 	}
 	r := k.rep
 	t.Logf("run took %s: %d faults injected; %d transactions sent, %d acknowledged (each in every node's chain), %d rejected with a code, %d unanswered; %d committed in %d blocks; %d conflicting pairs (%d with one winner, none with two); %d homes audited clean",

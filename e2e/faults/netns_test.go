@@ -97,6 +97,10 @@ func (l *netLab) addNode(i int) error {
 	return nil
 }
 
+// hostAddr is the bridge's address: the test's own side, which every
+// node's namespace reaches (partitions cut only node addresses).
+func (l *netLab) hostAddr() string { return l.subnet + "1" }
+
 // addr is node i's IP address.
 func (l *netLab) addr(i int) string { return fmt.Sprintf("%s%d", l.subnet, 2+i) }
 

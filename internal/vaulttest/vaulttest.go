@@ -61,6 +61,21 @@ func Start(t testing.TB) *Server {
 		}
 		return s
 	}
+	return startDev(t, "127.0.0.1:0")
+}
+
+// StartDev returns a fresh vaultdev server listening on listen (host:port,
+// port 0 picks a free one, kept across restarts), stopped in t.Cleanup. It
+// ignores VAULT_ADDR and VAULT_TOKEN: it is for tests that stop and restart
+// their Vault, or that must reach it on an address other than loopback
+// (from another network namespace, say).
+func StartDev(t testing.TB, listen string) *Server {
+	t.Helper()
+	return startDev(t, listen)
+}
+
+func startDev(t testing.TB, listen string) *Server {
+	t.Helper()
 	bin, err := devBinary()
 	if err != nil {
 		t.Fatalf("vaulttest: building vaultdev: %v", err)
@@ -75,7 +90,7 @@ func Start(t testing.TB) *Server {
 		token:   "root-" + tok,
 		bin:     bin,
 		dataDir: filepath.Join(dir, "data"),
-		listen:  "127.0.0.1:0",
+		listen:  listen,
 		logPath: filepath.Join(dir, "vaultdev.log"),
 	}
 	t.Cleanup(func() {
