@@ -2,12 +2,9 @@ package main
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/consort-ledger/consort/internal/vaulttest"
 )
 
 // TestRotateKeyOnDevChain: on the one-validator dev chain signing through
@@ -15,16 +12,7 @@ import (
 // chain switches to version 2 at H+2 without stopping, and version 1 can
 // no longer sign.
 func TestRotateKeyOnDevChain(t *testing.T) {
-	srv := vaulttest.Start(t)
-	vc := vaultFor(t, srv)
-	bin := buildConsort(t)
-	dir := t.TempDir()
-	home := filepath.Join(dir, "home")
-	ports := newNodePorts(t)
-	args := append([]string{"start", "--dev", "--signer", "vault", "--home", home, "--timeout-commit", "200ms"}, ports.listenFlags()...)
-	startNode(t, bin, dir, "node", args...)
-	rpc := newRPC(t, ports.rpcURL())
-	waitHeight(t, rpc, 3, 60*time.Second)
+	_, vc, bin, home, rpc := startDevVaultNode(t)
 
 	out, stderr, err := runCLI(t, bin, "validator", "rotate-key", "--home", home, "--output", "json")
 	if err != nil {

@@ -122,21 +122,29 @@ func stateWithinWatermark(t *testing.T, vc *vault.Client, home, key string) {
 	}
 }
 
+// startDevVaultNode starts a Vault dev server and `consort start --dev
+// --signer vault` against it, and waits for height 3.
+func startDevVaultNode(t *testing.T) (srv *vaulttest.Server, vc *vault.Client, bin, home string, rpc *rpchttp.HTTP) {
+	t.Helper()
+	srv = vaulttest.Start(t)
+	vc = vaultFor(t, srv)
+	bin = buildConsort(t)
+	dir := t.TempDir()
+	home = filepath.Join(dir, "home")
+	ports := newNodePorts(t)
+	args := append([]string{"start", "--dev", "--signer", "vault", "--home", home, "--timeout-commit", "200ms"}, ports.listenFlags()...)
+	startNode(t, bin, dir, "node", args...)
+	rpc = newRPC(t, ports.rpcURL())
+	waitHeight(t, rpc, 3, 60*time.Second)
+	return srv, vc, bin, home, rpc
+}
+
 // TestStartDevVaultSigner: `start --dev --signer vault` creates the transit
 // key consort-dev-validator, makes its version 1 the chain's validator and
 // commits blocks signing through Vault. Vault going away stops the chain
 // without a double sign; Vault coming back restarts it by itself.
 func TestStartDevVaultSigner(t *testing.T) {
-	srv := vaulttest.Start(t)
-	vc := vaultFor(t, srv)
-	bin := buildConsort(t)
-	dir := t.TempDir()
-	home := filepath.Join(dir, "home")
-	ports := newNodePorts(t)
-	args := append([]string{"start", "--dev", "--signer", "vault", "--home", home, "--timeout-commit", "200ms"}, ports.listenFlags()...)
-	startNode(t, bin, dir, "node", args...)
-	rpc := newRPC(t, ports.rpcURL())
-	waitHeight(t, rpc, 3, 60*time.Second)
+	srv, vc, bin, home, rpc := startDevVaultNode(t)
 
 	key := vc.Transit(devValidatorKey)
 	pub, err := key.PubKey(t.Context(), 1)
