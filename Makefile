@@ -6,7 +6,9 @@
 GO        ?= go
 BIN       := bin/consort
 HOME_DIR  ?= $(HOME)/.consort
-FUZZTIME  ?= 5s
+# A count, not a duration: Go 1.26's fuzz coordinator can fail a target with a
+# bare "context deadline exceeded" when a duration runs out (golang/go#75804).
+FUZZTIME  ?= 50000x
 
 .PHONY: all build run test vet unit fuzz fuzz-long clean
 
@@ -34,7 +36,9 @@ fuzz:
 	$(GO) test ./app -run '^$$' -fuzz '^FuzzCheckTx$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./app -run '^$$' -fuzz '^FuzzQuery$$' -fuzztime $(FUZZTIME)
 
-## fuzz-long: the same targets for longer (FUZZTIME=10m make fuzz-long)
+## fuzz-long: the same targets for longer (FUZZTIME=10m make fuzz-long; a duration
+## can end in a spurious "context deadline exceeded" on Go 1.26, golang/go#75804:
+## a real finding always writes a reproducer under app/testdata/fuzz)
 fuzz-long: FUZZTIME = 2m
 fuzz-long: fuzz
 
