@@ -309,22 +309,12 @@ func vaultInfo(kf keyFile, path string) (Info, error) {
 // with fs.ErrExist if path exists, so an existing key is never replaced.
 func writeNew(path string, data []byte) error {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, ".tmp-*") // mode 0600
+	tmp, err := writeTemp(dir, data)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
-	_, err = tmp.Write(data)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if err := os.Link(tmp.Name(), path); err != nil {
+	defer os.Remove(tmp)
+	if err := os.Link(tmp, path); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return err
 		}
@@ -332,22 +322,20 @@ func writeNew(path string, data []byte) error {
 		if _, serr := os.Lstat(path); serr == nil {
 			return fs.ErrExist
 		}
-		if err := os.Rename(tmp.Name(), path); err != nil {
+		if err := os.Rename(tmp, path); err != nil {
 			return err
 		}
 	}
 	return syncDir(dir)
 }
 
-// writeReplace writes data to path atomically with mode 0600, replacing
-// what is there.
-func writeReplace(path string, data []byte) error {
-	dir := filepath.Dir(path)
+// writeTemp writes data to a new temp file in dir (mode 0600), synced to
+// disk, and returns its name; the caller links or renames it into place.
+func writeTemp(dir string, data []byte) (string, error) {
 	tmp, err := os.CreateTemp(dir, ".tmp-*") // mode 0600
 	if err != nil {
-		return err
+		return "", err
 	}
-	defer os.Remove(tmp.Name())
 	_, err = tmp.Write(data)
 	if err == nil {
 		err = tmp.Sync()
@@ -356,9 +344,22 @@ func writeReplace(path string, data []byte) error {
 		err = cerr
 	}
 	if err != nil {
+		os.Remove(tmp.Name())
+		return "", err
+	}
+	return tmp.Name(), nil
+}
+
+// writeReplace writes data to path atomically with mode 0600, replacing
+// what is there.
+func writeReplace(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := writeTemp(dir, data)
+	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	defer os.Remove(tmp)
+	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
 	return syncDir(dir)
