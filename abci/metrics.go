@@ -1,7 +1,6 @@
 package abci
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/consort-ledger/consort/app"
+	"github.com/consort-ledger/consort/internal/promreg"
 )
 
 // MetricsNamespace prefixes every metric of this package: consort_...
@@ -85,33 +85,21 @@ type Metrics struct {
 // error.
 func PrometheusMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := newMetrics()
-	var errs []error
-	reuse := func(c prometheus.Collector) prometheus.Collector {
-		err := reg.Register(c)
-		if err == nil {
-			return c
-		}
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			return are.ExistingCollector
-		}
-		errs = append(errs, err)
-		return c
-	}
-	m.Txs = registered(reuse, m.Txs)
-	m.CheckTxs = registered(reuse, m.CheckTxs)
-	m.Rejections = registered(reuse, m.Rejections)
-	m.RateLimited = registered(reuse, m.RateLimited)
-	m.CheckTxDuration = registered(reuse, m.CheckTxDuration)
-	m.FinalizeBlockDuration = registered(reuse, m.FinalizeBlockDuration)
-	m.CommitDuration = registered(reuse, m.CommitDuration)
-	m.Supply = registered(reuse, m.Supply)
-	m.Paused = registered(reuse, m.Paused)
-	m.UTXOs = registered(reuse, m.UTXOs)
-	m.Accounts = registered(reuse, m.Accounts)
-	m.Height = registered(reuse, m.Height)
-	m.ValidatorsPunished = registered(reuse, m.ValidatorsPunished)
-	if err := errors.Join(errs...); err != nil {
+	r := promreg.New(reg)
+	m.Txs = promreg.Register(r, m.Txs)
+	m.CheckTxs = promreg.Register(r, m.CheckTxs)
+	m.Rejections = promreg.Register(r, m.Rejections)
+	m.RateLimited = promreg.Register(r, m.RateLimited)
+	m.CheckTxDuration = promreg.Register(r, m.CheckTxDuration)
+	m.FinalizeBlockDuration = promreg.Register(r, m.FinalizeBlockDuration)
+	m.CommitDuration = promreg.Register(r, m.CommitDuration)
+	m.Supply = promreg.Register(r, m.Supply)
+	m.Paused = promreg.Register(r, m.Paused)
+	m.UTXOs = promreg.Register(r, m.UTXOs)
+	m.Accounts = promreg.Register(r, m.Accounts)
+	m.Height = promreg.Register(r, m.Height)
+	m.ValidatorsPunished = promreg.Register(r, m.ValidatorsPunished)
+	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("register consort metrics: %w", err)
 	}
 	return m, nil
@@ -150,14 +138,6 @@ func newMetrics() *Metrics {
 		ValidatorsPunished: prometheus.NewCounter(prometheus.CounterOpts{Namespace: MetricsNamespace, Name: "validators_punished_total",
 			Help: "Validators whose voting power the ledger took away for misbehaviour (duplicate votes, light client attacks) committed as evidence."}),
 	}
-}
-
-// registered returns the collector reuse settled on, as c's type.
-func registered[T prometheus.Collector](reuse func(prometheus.Collector) prometheus.Collector, c T) T {
-	if got, ok := reuse(c).(T); ok {
-		return got
-	}
-	return c // a different collector under the name: reported as an error by reuse
 }
 
 // Option configures an Application.

@@ -1,10 +1,11 @@
 package consensus
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/consort-ledger/consort/internal/promreg"
 )
 
 // Reasons, the "reason" label of consort_signer_errors_total: what failed
@@ -51,25 +52,13 @@ type SignerMetrics struct {
 // shared, not an error.
 func SignerPrometheusMetrics(reg prometheus.Registerer) (*SignerMetrics, error) {
 	m := NopSignerMetrics()
-	var errs []error
-	reuse := func(c prometheus.Collector) prometheus.Collector {
-		err := reg.Register(c)
-		if err == nil {
-			return c
-		}
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			return are.ExistingCollector
-		}
-		errs = append(errs, err)
-		return c
-	}
-	m.SignDuration = sameType(reuse, m.SignDuration)
-	m.Errors = sameType(reuse, m.Errors)
-	m.Refusals = sameType(reuse, m.Refusals)
-	m.LastSignedHeight = sameType(reuse, m.LastSignedHeight)
-	m.KeyVersion = sameType(reuse, m.KeyVersion)
-	if err := errors.Join(errs...); err != nil {
+	r := promreg.New(reg)
+	m.SignDuration = promreg.Register(r, m.SignDuration)
+	m.Errors = promreg.Register(r, m.Errors)
+	m.Refusals = promreg.Register(r, m.Refusals)
+	m.LastSignedHeight = promreg.Register(r, m.LastSignedHeight)
+	m.KeyVersion = promreg.Register(r, m.KeyVersion)
+	if err := r.Err(); err != nil {
 		return nil, fmt.Errorf("register signer metrics: %w", err)
 	}
 	return m, nil
@@ -92,12 +81,4 @@ func NopSignerMetrics() *SignerMetrics {
 		KeyVersion: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "key_version",
 			Help: "Key version of the last signature this signer gave out."}),
 	}
-}
-
-// sameType returns the collector reuse settled on, as c's type.
-func sameType[T prometheus.Collector](reuse func(prometheus.Collector) prometheus.Collector, c T) T {
-	if got, ok := reuse(c).(T); ok {
-		return got
-	}
-	return c
 }
