@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/consort-ledger/consort/client"
+	"github.com/consort-ledger/consort/internal/ports"
 )
 
 // localnetValidators is the size of the network scripts/localnet.sh runs.
@@ -57,7 +57,7 @@ func TestLocalnet(t *testing.T) {
 		t: t, script: script,
 		consort:  goBuild(t, t.TempDir(), "github.com/consort-ledger/consort/cmd/consort", "consort"),
 		dir:      filepath.Join(t.TempDir(), "localnet"),
-		basePort: freePortLayout(t, localnetValidators),
+		basePort: ports.TestnetLayout(t, localnetValidators),
 	}
 	ln.env = append(os.Environ(),
 		"LOCALNET_DIR="+ln.dir,
@@ -268,35 +268,6 @@ func alive(pid int) bool {
 		return stat[i+2] != 'Z'
 	}
 	return true
-}
-
-// freePortLayout returns a base port at which the P2P, RPC and metrics ports
-// of n loopback nodes (base+100*i, +1, +4) are all free at the moment.
-func freePortLayout(t *testing.T, n int) int {
-	t.Helper()
-	for range 100 {
-		base := 20000 + 10*rand.IntN(3000) // up to 50000+100*n
-		var ls []net.Listener
-		ok := true
-		for i := range n {
-			for _, off := range []int{0, 1, 4} {
-				l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(base+100*i+off)))
-				if err != nil {
-					ok = false
-					break
-				}
-				ls = append(ls, l)
-			}
-		}
-		for _, l := range ls {
-			l.Close()
-		}
-		if ok {
-			return base
-		}
-	}
-	t.Fatal("no free block of localnet ports found")
-	return 0
 }
 
 // statusRows parses the table `localnet.sh status` prints into one map per

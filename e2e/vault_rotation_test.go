@@ -23,6 +23,7 @@ import (
 	"github.com/consort-ledger/consort/certs/keyring"
 	"github.com/consort-ledger/consort/certs/vault"
 	"github.com/consort-ledger/consort/client"
+	"github.com/consort-ledger/consort/internal/ports"
 	"github.com/consort-ledger/consort/internal/vaulttest"
 )
 
@@ -64,7 +65,7 @@ func TestVaultValidatorsRotateKeys(t *testing.T) {
 
 	bin := goBuild(t, t.TempDir(), "github.com/consort-ledger/consort/cmd/consort", "consort")
 	dir := t.TempDir()
-	base := freePortLayout(t, 4)
+	base := ports.TestnetLayout(t, 4)
 	run := func(env []string, args ...string) string {
 		t.Helper()
 		cmd := exec.CommandContext(ctx, bin, args...)

@@ -20,6 +20,7 @@ import (
 	"github.com/consort-ledger/consort/app"
 	"github.com/consort-ledger/consort/client"
 	"github.com/consort-ledger/consort/consensus"
+	"github.com/consort-ledger/consort/internal/ports"
 )
 
 // Shape of the fault-injection network.
@@ -103,7 +104,7 @@ func newCluster(t *testing.T, bin string, tl *timeline) *cluster {
 		args = append(args, "--starting-ip", lab.addr(0))
 		t.Logf("network: one namespace per node on bridge %s (%s0/24)", lab.bridge, lab.subnet)
 	} else {
-		c.basePort = freePortLayout(t, faultValidators+1)
+		c.basePort = ports.TestnetLayout(t, faultValidators+1)
 		args = append(args, "--base-port", strconv.Itoa(c.basePort))
 		t.Logf("network: loopback (partitions will be skipped: %s)", why)
 	}
