@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	corestore "cosmossdk.io/core/store"
+	"github.com/cosmos/iavl"
 )
 
 // Reader reads state: the working tree during a block, a committed version
@@ -26,18 +27,63 @@ type emptyReader struct{}
 
 func (emptyReader) Get([]byte) ([]byte, error) { return nil, nil }
 
-// workingKV adapts the mutable IAVL tree to KV.
-type workingKV struct {
-	tree interface {
-		Get([]byte) ([]byte, error)
-		Set([]byte, []byte) (bool, error)
-		Remove([]byte) ([]byte, bool, error)
-		Iterator(start, end []byte, ascending bool) (corestore.Iterator, error)
-	}
+// workingKV is the store's working tree as KV. Reads see the block's own
+// writes first, then the committed values (through the value cache): a key
+// the block has not written holds its committed value.
+type workingKV struct{ store *Store }
+
+func (w *workingKV) Iterator(start, end []byte, ascending bool) (corestore.Iterator, error) {
+	return w.store.tree.Iterator(start, end, ascending)
 }
 
-func (w workingKV) Iterator(start, end []byte, ascending bool) (corestore.Iterator, error) {
-	return w.tree.Iterator(start, end, ascending)
+func (w *workingKV) Get(k []byte) ([]byte, error) {
+	s := w.store
+	s.workMu.Lock()
+	defer s.workMu.Unlock()
+	if v, ok := s.writes[string(k)]; ok {
+		return v, nil
+	}
+	return s.cachedGet(s.tree.Version(), k, s.tree.Get)
+}
+
+func (w *workingKV) Set(k, v []byte) error {
+	if len(v) == 0 {
+		// ICS-23 cannot prove an empty value: an empty record is stored as
+		// an absent key instead (see saveValidatorSet, encodePause). And a
+		// nil value in writes means deleted.
+		return fmt.Errorf("%w: empty value for key %q", ErrInternal, k)
+	}
+	w.store.workMu.Lock()
+	defer w.store.workMu.Unlock()
+	if _, err := w.store.tree.Set(k, v); err != nil {
+		return err
+	}
+	w.store.writes[string(k)] = v
+	return nil
+}
+
+func (w *workingKV) Delete(k []byte) error {
+	w.store.workMu.Lock()
+	defer w.store.workMu.Unlock()
+	if _, _, err := w.store.tree.Remove(k); err != nil {
+		return err
+	}
+	w.store.writes[string(k)] = nil
+	return nil
+}
+
+// committedReader reads a committed version through the value cache.
+type committedReader struct {
+	tree  *iavl.ImmutableTree
+	store *Store
+}
+
+func (r committedReader) Get(k []byte) ([]byte, error) {
+	return r.store.cachedGet(r.tree.Version(), k, r.tree.Get)
+}
+
+func (r committedReader) Iterator(start, end []byte, ascending bool) (corestore.Iterator, error) {
+	return r.tree.Iterator(start, end, ascending)
 }
 
 // scanPrefix calls fn for every key under prefix, in key order. Only rare
@@ -65,23 +111,6 @@ func scanPrefix(r Reader, prefix string, fn func(key, value []byte) error) error
 		return internal(err, "scan "+prefix)
 	}
 	return nil
-}
-
-func (w workingKV) Get(k []byte) ([]byte, error) { return w.tree.Get(k) }
-
-func (w workingKV) Set(k, v []byte) error {
-	if len(v) == 0 {
-		// ICS-23 cannot prove an empty value: an empty record is stored as
-		// an absent key instead (see saveValidatorSet, encodePause).
-		return fmt.Errorf("%w: empty value for key %q", ErrInternal, k)
-	}
-	_, err := w.tree.Set(k, v)
-	return err
-}
-
-func (w workingKV) Delete(k []byte) error {
-	_, _, err := w.tree.Remove(k)
-	return err
 }
 
 // Store keys. Names and asset ids cannot contain '/', so every prefix is

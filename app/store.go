@@ -33,8 +33,16 @@ type Store struct {
 	// node with the writer.
 	reader *iavl.MutableTree
 
-	mu        sync.RWMutex // guards committed, read by queries and CheckTx
+	mu        sync.RWMutex // guards committed and values, read by queries and CheckTx
 	committed *iavl.ImmutableTree
+	values    *valueCache
+
+	// workMu guards the working tree and writes: the block path changes
+	// them, and before the first commit the peer filter reads them too.
+	workMu sync.Mutex
+	// writes are this block's writes (nil = deleted), which Commit hands to
+	// values.
+	writes map[string][]byte
 }
 
 // StoreConfig tunes the tree.
@@ -55,6 +63,10 @@ type StoreConfig struct {
 	// BlockCache is leveldb's cache of table blocks in bytes. Default 32 MiB
 	// (leveldb's own is 8 MiB).
 	BlockCache int
+	// ValueCacheEntries bounds each of the two generations of the cache of
+	// committed values (valueCache). Default 500000: a coin's entry is
+	// about 150 bytes, so the cache stays under ~150 MB.
+	ValueCacheEntries int
 
 	// wrapTreeDB lets crash tests interpose on the tree's database.
 	wrapTreeDB func(idb.DB) idb.DB
@@ -62,7 +74,7 @@ type StoreConfig struct {
 
 // DefaultStoreConfig returns the defaults stated in StoreConfig.
 func DefaultStoreConfig() StoreConfig {
-	return StoreConfig{CacheSize: 400_000, FlushThreshold: 100_000, WriteBuffer: 16 << 20, BlockCache: 32 << 20}
+	return StoreConfig{CacheSize: 400_000, FlushThreshold: 100_000, WriteBuffer: 16 << 20, BlockCache: 32 << 20, ValueCacheEntries: 500_000}
 }
 
 var (
@@ -79,7 +91,7 @@ func OpenStore(dir string, cfg StoreConfig) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state database in %s: %w", dir, err)
 	}
-	s := &Store{db: db}
+	s := &Store{db: db, values: newValueCache(cfg.ValueCacheEntries), writes: map[string][]byte{}}
 	// Fast storage is skipped: it is a second index written beside each
 	// version, one more thing a crash could leave half-written.
 	var treeDB idb.DB = idb.NewPrefixDB(db, treePrefix)
@@ -153,6 +165,7 @@ func (s *Store) snapshot(height int64) error {
 	}
 	s.mu.Lock()
 	s.committed = imm
+	s.values.reset(height)
 	s.mu.Unlock()
 	return nil
 }
@@ -190,7 +203,7 @@ func (s *Store) Hash() []byte {
 func (s *Store) WorkingHash() []byte { return s.tree.WorkingHash() }
 
 // Working is the uncommitted tree that FinalizeBlock writes.
-func (s *Store) Working() KV { return workingKV{s.tree} }
+func (s *Store) Working() KV { return &workingKV{store: s} }
 
 // Committed returns a read-only view of the last committed version, or of
 // an empty state before the first commit.
@@ -200,7 +213,26 @@ func (s *Store) Committed() Reader {
 	if s.committed == nil {
 		return emptyReader{}
 	}
-	return s.committed
+	return committedReader{tree: s.committed, store: s}
+}
+
+// cachedGet reads key at version through the value cache, from read on a
+// miss.
+func (s *Store) cachedGet(version int64, key []byte, read func([]byte) ([]byte, error)) ([]byte, error) {
+	s.mu.RLock()
+	v, ok := s.values.get(version, key)
+	s.mu.RUnlock()
+	if ok {
+		return v, nil
+	}
+	v, err := read(key)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	s.values.add(version, key, v)
+	s.mu.Unlock()
+	return v, nil
 }
 
 // Version returns a read-only view of a committed version, for queries and
@@ -218,11 +250,18 @@ func (s *Store) Version(height int64) (*iavl.ImmutableTree, error) {
 }
 
 // Discard drops uncommitted writes.
-func (s *Store) Discard() { s.tree.Rollback() }
+func (s *Store) Discard() {
+	s.workMu.Lock()
+	defer s.workMu.Unlock()
+	s.tree.Rollback()
+	clear(s.writes)
+}
 
 // Commit saves the working tree as the next version and records it as
 // committed. It returns the new app hash and version.
 func (s *Store) Commit() ([]byte, int64, error) {
+	s.workMu.Lock()
+	defer s.workMu.Unlock()
 	crashpoint.Hit(crashpoint.CommitStart, s.tree.WorkingVersion())
 	hash, version, err := s.tree.SaveVersion()
 	if err != nil {
@@ -233,9 +272,15 @@ func (s *Store) Commit() ([]byte, int64, error) {
 		return nil, 0, fmt.Errorf("record committed height %d: %w", version, err)
 	}
 	crashpoint.Hit(crashpoint.CommitAfterRecord, version)
-	if err := s.snapshot(version); err != nil {
-		return nil, 0, err
+	imm, err := s.reader.GetImmutable(version)
+	if err != nil {
+		return nil, 0, fmt.Errorf("open version %d: %w", version, err)
 	}
+	s.mu.Lock()
+	s.committed = imm
+	s.values.advance(version, s.writes)
+	s.mu.Unlock()
+	s.writes = map[string][]byte{}
 	return hash, version, nil
 }
 
