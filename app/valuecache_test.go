@@ -7,12 +7,18 @@ import (
 )
 
 // TestValueCacheAnswersWhatTheTreeHolds reads keys through the cache
-// before, during and after blocks that change and delete them, with a
-// cache so small that its generations turn over, and compares every answer
-// with the tree itself.
+// before, during and after blocks that change and delete them, with a cache
+// that holds everything and one so small that its generations turn over,
+// and compares every answer with what was written.
 func TestValueCacheAnswersWhatTheTreeHolds(t *testing.T) {
+	for _, limit := range []int{1000, 7} {
+		t.Run(fmt.Sprintf("entries=%d", limit), func(t *testing.T) { testValueCache(t, limit) })
+	}
+}
+
+func testValueCache(t *testing.T, limit int) {
 	cfg := DefaultStoreConfig()
-	cfg.ValueCacheEntries = 7
+	cfg.ValueCacheEntries = limit
 	dir := t.TempDir()
 	s, err := OpenStore(dir, cfg)
 	if err != nil {
