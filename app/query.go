@@ -1,7 +1,7 @@
 package app
 
 import (
-	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -77,19 +77,7 @@ func (a *App) Query(path string, height int64, prove bool) (*QueryResult, error)
 		}
 		key = assetKey(parts[1])
 	case len(parts) == 3 && parts[0] == "balance":
-		if err := ValidateAccountName(parts[1]); err != nil {
-			return nil, err
-		}
-		if err := ValidateAssetID(parts[2]); err != nil {
-			return nil, err
-		}
-		if err := mustExist(tree, accountKey(parts[1]), "account "+parts[1]); err != nil {
-			return nil, err
-		}
-		if err := mustExist(tree, assetKey(parts[2]), "asset "+parts[2]); err != nil {
-			return nil, err
-		}
-		key = balanceKey(parts[1], parts[2])
+		return a.queryBalance(tree, parts[1], parts[2])
 	case len(parts) == 1 && parts[0] == "params":
 		key = []byte(keyParams)
 	case len(parts) == 1 && parts[0] == "validators":
@@ -121,7 +109,7 @@ func (a *App) Query(path string, height int64, prove bool) (*QueryResult, error)
 		if len(parts) == 3 {
 			asset = parts[2]
 		}
-		return queryUTXOs(tree, parts[1], asset)
+		return a.queryUTXOs(tree, parts[1], asset)
 	default:
 		return nil, rejectf(ErrInvalidField, "unknown query path %s; want /account/NAME, /asset/ID, /balance/NAME/ASSET, /params, /utxos/NAME[/ASSET], /validators, /validator_key/ADDRESS, /stats, /role/NAME, /node/ID or /pause/ASSET|*", quote(path))
 	}
@@ -135,9 +123,9 @@ func (a *App) Query(path string, height int64, prove bool) (*QueryResult, error)
 			return nil, err
 		}
 	}
-	// An absent balance is 0, an absent pause is "not paused", an absent
-	// validator set is empty: answers, not errors.
-	if value == nil && parts[0] != "balance" && parts[0] != "pause" && parts[0] != "validators" {
+	// An absent pause is "not paused", an absent validator set is empty:
+	// answers, not errors.
+	if value == nil && parts[0] != "pause" && parts[0] != "validators" {
 		return res, rejectf(ErrNotFound, "%s", strings.Replace(strings.TrimPrefix(path, "/"), "/", " ", 1))
 	}
 	return res, nil
@@ -172,7 +160,33 @@ func proveKey(tree *iavl.ImmutableTree, key []byte, exists bool) ([]byte, error)
 	return b, nil
 }
 
-func queryUTXOs(tree *iavl.ImmutableTree, owner, asset string) (*QueryResult, error) {
+// queryBalance answers from the index (index.go), for the latest height
+// only and without a proof: an absent balance is 0.
+func (a *App) queryBalance(tree *iavl.ImmutableTree, owner, asset string) (*QueryResult, error) {
+	if err := ValidateAccountName(owner); err != nil {
+		return nil, err
+	}
+	if err := ValidateAssetID(asset); err != nil {
+		return nil, err
+	}
+	if err := mustExist(tree, accountKey(owner), "account "+owner); err != nil {
+		return nil, err
+	}
+	if err := mustExist(tree, assetKey(asset), "asset "+asset); err != nil {
+		return nil, err
+	}
+	key := balanceKey(owner, asset)
+	value, err := a.store.IndexGet(tree.Version(), key)
+	if errors.Is(err, ErrNotLatest) {
+		return nil, rejectf(ErrNotFound, "%v", err)
+	}
+	if err != nil {
+		return nil, internal(err, "balance of "+owner)
+	}
+	return &QueryResult{Key: key, Value: value, Height: tree.Version()}, nil
+}
+
+func (a *App) queryUTXOs(tree *iavl.ImmutableTree, owner, asset string) (*QueryResult, error) {
 	if err := ValidateAccountName(owner); err != nil {
 		return nil, err
 	}
@@ -188,36 +202,37 @@ func queryUTXOs(tree *iavl.ImmutableTree, owner, asset string) (*QueryResult, er
 		return nil, err
 	}
 	prefix := ownerPrefix(owner)
-	end := append(bytes.Clone(prefix[:len(prefix)-1]), '/'+1)
-	it, err := tree.Iterator(prefix, end, true)
-	if err != nil {
-		return nil, internal(err, "utxos of "+owner)
-	}
-	defer it.Close()
 	var list []UTXOEntry
 	more := false
-	for ; it.Valid(); it.Next() {
-		k := it.Key()[len(prefix):]
+	errEnough := errors.New("enough")
+	err := a.store.ScanIndex(tree.Version(), prefix, func(key, _ []byte) error {
+		k := key[len(prefix):]
 		if len(k) != 36 {
-			return nil, internal(errors.New("bad owner index key"), "utxos of "+owner)
+			return internal(errors.New("bad owner index key"), "utxos of "+owner)
 		}
 		var o Outpoint
 		copy(o.TxID[:], k[:32])
-		o.Index = uint32(k[32])<<24 | uint32(k[33])<<16 | uint32(k[34])<<8 | uint32(k[35])
+		o.Index = binary.BigEndian.Uint32(k[32:])
 		out, err := loadUTXO(tree, o)
 		if err != nil || out == nil {
-			return nil, internal(fmt.Errorf("owner index names missing utxo %s", o), "utxos of "+owner)
+			return internal(fmt.Errorf("owner index names missing utxo %s", o), "utxos of "+owner)
 		}
 		if asset != "" && out.Asset != asset {
-			continue
+			return nil
 		}
 		if len(list) == MaxUTXOsPerQuery {
 			more = true
-			break
+			return errEnough
 		}
 		list = append(list, UTXOEntry{Outpoint: o, Output: *out})
-	}
-	if err := it.Error(); err != nil {
+		return nil
+	})
+	switch {
+	case errors.Is(err, ErrNotLatest):
+		return nil, rejectf(ErrNotFound, "%v", err)
+	case errors.Is(err, ErrInternal):
+		return nil, err
+	case err != nil && err != errEnough:
 		return nil, internal(err, "utxos of "+owner)
 	}
 	return &QueryResult{Value: EncodeUTXOList(list, more), Height: tree.Version()}, nil

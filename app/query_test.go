@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 
 	ics23 "github.com/cosmos/ics23/go"
@@ -113,7 +114,7 @@ func TestQuery(t *testing.T) {
 		{name: "invalid asset id", path: "/asset/usd", wantCode: CodeInvalidField},
 		{name: "balance at latest", path: "/balance/bob/USD", wantHeight: 2, wantKey: "balance/bob/USD", check: wantBalance(2500)},
 		{name: "balance at explicit latest", path: "/balance/bob/USD", height: 2, wantHeight: 2, wantKey: "balance/bob/USD", check: wantBalance(2500)},
-		{name: "balance in the past", path: "/balance/bob/USD", height: 1, wantHeight: 1, wantKey: "balance/bob/USD", check: wantBalance(2000)},
+		{name: "balance in the past", path: "/balance/bob/USD", height: 1, wantCode: CodeNotFound}, // the index keeps the latest height only
 		{name: "balance of a spent-and-changed owner", path: "/balance/alice/USD", wantHeight: 2, wantKey: "balance/alice/USD", check: wantBalance(100000)},
 		{name: "absent balance is zero", path: "/balance/bob/GOLD", wantHeight: 2, wantKey: "balance/bob/GOLD", check: func(t *testing.T, v []byte) {
 			if v != nil {
@@ -133,8 +134,7 @@ func TestQuery(t *testing.T) {
 			entry(gid, 1, "alice", "USD", 500), entry(gid, 3, "alice", "GOLD", 10), entry(f.payment, 1, "alice", "USD", 99500))},
 		{name: "utxos of one asset", path: "/utxos/alice/GOLD", wantHeight: 2, check: wantUTXOs(entry(gid, 3, "alice", "GOLD", 10))},
 		{name: "utxos of an asset the owner lacks", path: "/utxos/bob/GOLD", wantHeight: 2, check: wantUTXOs()},
-		{name: "utxos in the past", path: "/utxos/alice/USD", height: 1, wantHeight: 1, check: wantUTXOs(
-			entry(gid, 0, "alice", "USD", 100000), entry(gid, 1, "alice", "USD", 500))},
+		{name: "utxos in the past", path: "/utxos/alice/USD", height: 1, wantCode: CodeNotFound},
 		{name: "utxos now", path: "/utxos/bob", wantHeight: 2, check: wantUTXOs(entry(gid, 2, "bob", "USD", 2000), entry(f.payment, 0, "bob", "USD", 500))},
 		{name: "utxos of unknown account", path: "/utxos/mallory", wantCode: CodeNotFound},
 		{name: "utxos with invalid asset", path: "/utxos/alice/gold", wantCode: CodeInvalidField},
@@ -180,7 +180,7 @@ func TestQuery(t *testing.T) {
 					tc.check(t, res.Value)
 				}
 				switch {
-				case tc.wantKey == "" || !prove:
+				case tc.wantKey == "" || !prove || strings.HasPrefix(tc.path, "/balance/"): // balances are in the index, not the tree
 					if res.Proof != nil {
 						t.Errorf("got a proof of %d bytes, want none", len(res.Proof))
 					}
@@ -210,7 +210,7 @@ func TestQueryProofNegative(t *testing.T) {
 		t.Fatal("heights 1 and 2 have the same root")
 	}
 
-	res, err := f.app.Query("/balance/bob/USD", 2, true)
+	res, err := f.app.Query("/stats", 2, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,9 +218,12 @@ func TestQueryProofNegative(t *testing.T) {
 	if !ics23.VerifyMembership(ics23.IavlSpec, root2, proof, res.Key, res.Value) {
 		t.Fatal("proof does not verify against its own root")
 	}
-	old, err := f.app.Query("/balance/bob/USD", 1, true)
+	old, err := f.app.Query("/stats", 1, true)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if bytes.Equal(old.Value, res.Value) {
+		t.Fatal("stats are the same at heights 1 and 2")
 	}
 	flipped := append(bytes.Clone(root2[:len(root2)-1]), root2[len(root2)-1]^0x80)
 	otherValue := append(bytes.Clone(res.Value[:len(res.Value)-1]), res.Value[len(res.Value)-1]^1)
@@ -234,7 +237,7 @@ func TestQueryProofNegative(t *testing.T) {
 		{"proof of height 1 against root of height 2", root2, old.Proof, old.Key, old.Value},
 		{"old value with new proof", root2, res.Proof, res.Key, old.Value},
 		{"changed value", root2, res.Proof, res.Key, otherValue},
-		{"other key", root2, res.Proof, []byte("balance/alice/USD"), res.Value},
+		{"other key", root2, res.Proof, []byte("params"), res.Value},
 		{"flipped root", flipped, res.Proof, res.Key, res.Value},
 	}
 	for _, tc := range tests {
@@ -245,34 +248,32 @@ func TestQueryProofNegative(t *testing.T) {
 		})
 	}
 
-	// Absence: bob holds no GOLD. The absence proof verifies, cannot be
-	// turned into a membership proof, and a held balance has no absence
-	// proof that verifies.
-	absent, err := f.app.Query("/balance/bob/GOLD", 0, true)
-	if err != nil {
-		t.Fatal(err)
+	// Absence: there is no account mallory. The absence proof verifies,
+	// cannot be turned into a membership proof, and a present key has no
+	// absence proof that verifies.
+	absent, err := f.app.Query("/account/mallory", 0, true)
+	if CodeOf(err) != CodeNotFound || absent == nil {
+		t.Fatalf("absent account: got %+v (%v), want a not-found answer with a proof", absent, err)
 	}
 	ap := decodeProof(t, absent.Proof)
 	if !ics23.VerifyNonMembership(ics23.IavlSpec, root2, ap, absent.Key) {
 		t.Fatal("absence proof does not verify")
 	}
-	if ics23.VerifyMembership(ics23.IavlSpec, root2, ap, absent.Key, encodeBalance(1)) {
-		t.Error("absence proof verifies as membership of balance 1")
+	if ics23.VerifyMembership(ics23.IavlSpec, root2, ap, absent.Key, []byte{1}) {
+		t.Error("absence proof verifies as membership")
 	}
-	if ics23.VerifyNonMembership(ics23.IavlSpec, root2, ap, []byte("balance/bob/USD")) {
-		t.Error("absence proof of bob/GOLD proves bob/USD absent")
+	if ics23.VerifyNonMembership(ics23.IavlSpec, root2, ap, []byte("account/alice")) {
+		t.Error("absence proof of mallory proves alice absent")
 	}
 	if ics23.VerifyNonMembership(ics23.IavlSpec, root2, proof, res.Key) {
-		t.Error("membership proof of bob/USD verifies as absence")
+		t.Error("membership proof of the stats verifies as absence")
 	}
-	// A balance spent to zero disappears: alice's GOLD after she pays it all.
+	// A balance spent to zero disappears from the index: alice's GOLD
+	// after she pays it all.
 	f.commitBlock(signTx(t, body(ins(f.coinGold), Output{"bob", "GOLD", 10}), f.alice))
 	gone, err := f.app.Query("/balance/alice/GOLD", 0, true)
 	if err != nil || gone.Value != nil || gone.Height != 3 {
 		t.Fatalf("alice GOLD after spending it: got %+v (%v), want no value at height 3", gone, err)
-	}
-	if !ics23.VerifyNonMembership(ics23.IavlSpec, f.root(t, 3), decodeProof(t, gone.Proof), gone.Key) {
-		t.Error("absence proof of a spent-out balance does not verify")
 	}
 }
 

@@ -43,6 +43,9 @@ func (w *workingKV) Get(k []byte) ([]byte, error) {
 	if v, ok := s.writes[string(k)]; ok {
 		return v, nil
 	}
+	if indexed(k) {
+		return s.cachedGet(s.tree.Version(), k, s.readIndex)
+	}
 	return s.cachedGet(s.tree.Version(), k, s.tree.Get)
 }
 
@@ -55,8 +58,10 @@ func (w *workingKV) Set(k, v []byte) error {
 	}
 	w.store.workMu.Lock()
 	defer w.store.workMu.Unlock()
-	if _, err := w.store.tree.Set(k, v); err != nil {
-		return err
+	if !indexed(k) {
+		if _, err := w.store.tree.Set(k, v); err != nil {
+			return err
+		}
 	}
 	w.store.writes[string(k)] = v
 	return nil
@@ -65,8 +70,10 @@ func (w *workingKV) Set(k, v []byte) error {
 func (w *workingKV) Delete(k []byte) error {
 	w.store.workMu.Lock()
 	defer w.store.workMu.Unlock()
-	if _, _, err := w.store.tree.Remove(k); err != nil {
-		return err
+	if !indexed(k) {
+		if _, _, err := w.store.tree.Remove(k); err != nil {
+			return err
+		}
 	}
 	w.store.writes[string(k)] = nil
 	return nil
@@ -79,6 +86,9 @@ type committedReader struct {
 }
 
 func (r committedReader) Get(k []byte) ([]byte, error) {
+	if indexed(k) {
+		return r.store.IndexGet(r.tree.Version(), k)
+	}
 	return r.store.cachedGet(r.tree.Version(), k, r.tree.Get)
 }
 

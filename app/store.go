@@ -1,6 +1,7 @@
 package app
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"sync"
@@ -82,6 +83,11 @@ var (
 	// committedHeightKey lives beside the tree, not in it: it must not
 	// change the app hash.
 	committedHeightKey = []byte("m/committed_height")
+	// stateFormatKey records how the state is laid out: "2" keeps the
+	// owner index and balances beside the tree (index.go); a state without
+	// it kept them in the tree.
+	stateFormatKey = []byte("m/state_format")
+	stateFormat    = []byte("2")
 )
 
 // OpenStore opens (or creates) the state under dir and loads the last
@@ -116,6 +122,13 @@ func (s *Store) load() error {
 		// Nothing was ever committed: whatever the tree holds is a partial
 		// first version, so start from an empty tree.
 		return s.wipeTree()
+	}
+	format, err := s.db.Get(stateFormatKey)
+	if err != nil {
+		return fmt.Errorf("read state format: %w", err)
+	}
+	if !bytes.Equal(format, stateFormat) {
+		return fmt.Errorf("the state at height %d was written by an earlier consort, which kept balances and the owner index in the tree; this one cannot read it: start the node from a fresh home, or replay the chain into a fresh state (move data/app away and start: CometBFT replays every block)", height)
 	}
 	if err := s.tree.LoadVersionForOverwriting(height); err != nil {
 		return fmt.Errorf("load state version %d: %w", height, err)
@@ -268,18 +281,32 @@ func (s *Store) Commit() ([]byte, int64, error) {
 		return nil, 0, fmt.Errorf("save state version: %w", err)
 	}
 	crashpoint.Hit(crashpoint.CommitAfterSave, version)
-	if err := s.db.SetSync(committedHeightKey, binary.BigEndian.AppendUint64(nil, uint64(version))); err != nil {
-		return nil, 0, fmt.Errorf("record committed height %d: %w", version, err)
-	}
-	crashpoint.Hit(crashpoint.CommitAfterRecord, version)
 	imm, err := s.reader.GetImmutable(version)
 	if err != nil {
 		return nil, 0, fmt.Errorf("open version %d: %w", version, err)
 	}
+	// The index and the height record in one synced batch (index.go), and
+	// under mu: an index read sees the height it belongs to.
+	batch := s.db.NewBatch()
+	defer batch.Close()
+	if err := writeIndex(batch, s.writes); err != nil {
+		return nil, 0, err
+	}
+	if err := batch.Set(stateFormatKey, stateFormat); err != nil {
+		return nil, 0, fmt.Errorf("record state format: %w", err)
+	}
+	if err := batch.Set(committedHeightKey, binary.BigEndian.AppendUint64(nil, uint64(version))); err != nil {
+		return nil, 0, fmt.Errorf("record committed height %d: %w", version, err)
+	}
 	s.mu.Lock()
+	if err := batch.WriteSync(); err != nil {
+		s.mu.Unlock()
+		return nil, 0, fmt.Errorf("record committed height %d: %w", version, err)
+	}
 	s.committed = imm
 	s.values.advance(version, s.writes)
 	s.mu.Unlock()
+	crashpoint.Hit(crashpoint.CommitAfterRecord, version)
 	s.writes = map[string][]byte{}
 	return hash, version, nil
 }

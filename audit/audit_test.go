@@ -334,10 +334,19 @@ func TestAuditFindsTampering(t *testing.T) {
 		{
 			name: "state value edited below the tree hashes",
 			tamper: func(t *testing.T, home string) string {
-				audittest.EditStateValue(t, appDir(home), []byte("balance/newbie/USD"), func(v []byte) { v[len(v)-1] ^= 0x01 })
+				audittest.EditStateValue(t, appDir(home), []byte("account/newbie"), func(v []byte) { v[len(v)-1] ^= 0x01 })
 				return ""
 			},
 			want: []finding{{TypeLocalStateDiverges, hc.last, Critical}},
+			only: true,
+		},
+		{
+			name: "balance edited in the index",
+			tamper: func(t *testing.T, home string) string {
+				audittest.EditIndexValue(t, appDir(home), []byte("balance/newbie/USD"), func(v []byte) { v[len(v)-1] ^= 0x01 })
+				return ""
+			},
+			want: []finding{{TypeLocalStateDiverges, hc.last, High}},
 			only: true,
 		},
 		{
@@ -389,18 +398,38 @@ func TestAuditFindsTampering(t *testing.T) {
 func TestAuditLocalStateKeyAndHash(t *testing.T) {
 	hc := sharedChain(t)
 	home := audittest.CopyHome(t, hc.home)
-	old, changed := audittest.EditStateValue(t, filepath.Join(home, "data", "app"), []byte("balance/newbie/USD"), func(v []byte) { v[len(v)-1] ^= 0x01 })
+	audittest.EditStateValue(t, filepath.Join(home, "data", "app"), []byte("account/newbie"), func(v []byte) { v[len(v)-1] ^= 0x01 })
 	r := runAudit(t, home)
 	if len(r.Findings) != 1 {
 		t.Fatalf("got %d findings, want 1:\n%s", len(r.Findings), text(r))
 	}
 	f := r.Findings[0]
-	if f.Key != "balance/newbie/USD" {
-		t.Errorf("key: got %q, want balance/newbie/USD", f.Key)
+	if f.Key != "account/newbie" {
+		t.Errorf("key: got %q, want account/newbie", f.Key)
+	}
+	if want := "stored hashes were left unchanged"; !strings.Contains(f.Description, want) {
+		t.Errorf("description %q does not say %q", f.Description, want)
+	}
+}
+
+// TestAuditLocalIndexBalance: a balance edited in the index (beside the
+// tree, so no hash changes) is found by the key-by-key comparison, with
+// both amounts in words.
+func TestAuditLocalIndexBalance(t *testing.T) {
+	hc := sharedChain(t)
+	home := audittest.CopyHome(t, hc.home)
+	old, changed := audittest.EditIndexValue(t, filepath.Join(home, "data", "app"), []byte("balance/newbie/USD"), func(v []byte) { v[len(v)-1] ^= 0x01 })
+	r := runAudit(t, home)
+	if len(r.Findings) != 1 {
+		t.Fatalf("got %d findings, want 1:\n%s", len(r.Findings), text(r))
+	}
+	f := r.Findings[0]
+	if f.Key != "balance/newbie/USD" || f.Type != TypeLocalStateDiverges {
+		t.Errorf("finding: got %s at key %q, want %s at balance/newbie/USD", f.Type, f.Key, TypeLocalStateDiverges)
 	}
 	oldAmount, _ := app.DecodeBalance(old)
 	newAmount, _ := app.DecodeBalance(changed)
-	for _, want := range []string{"a balance of " + strconv.FormatUint(oldAmount, 10), "a balance of " + strconv.FormatUint(newAmount, 10), "stored hashes were left unchanged"} {
+	for _, want := range []string{"a balance of " + strconv.FormatUint(newAmount, 10), "a balance of " + strconv.FormatUint(oldAmount, 10)} {
 		if !strings.Contains(f.Description, want) {
 			t.Errorf("description %q does not say %q", f.Description, want)
 		}

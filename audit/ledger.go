@@ -236,7 +236,7 @@ func (l *ledgerState) spend(f *findings, h int64, tx *app.Tx) {
 }
 
 // checkSupply checks supply conservation and the ledger's indexes on the
-// replayed state after height v: every coin belongs to a registered account
+// replayed state after height v, the replay's latest: every coin belongs to a registered account
 // and a declared asset and is in its owner's index; every index entry names
 // a coin of that owner; every balance is the sum of the owner's coins; every
 // asset's supply is the sum of its coins and equals genesis + minted -
@@ -287,9 +287,9 @@ func (a *auditor) checkSupply(v int64) error {
 		if assets[out.Asset] == nil {
 			a.f.add(Finding{Type: TypeCoinIndex, Severity: High, Height: v, Key: key, Description: fmt.Sprintf("coin is of %q, which is not a declared asset", out.Asset)})
 		}
-		if ok, err := tree.Has(append([]byte(prefixOwner+out.Owner+"/"), k...)); err != nil {
+		if entry, err := a.replay.store.IndexGet(v, append([]byte(prefixOwner+out.Owner+"/"), k...)); err != nil {
 			return err
-		} else if !ok {
+		} else if entry == nil {
 			a.f.add(Finding{Type: TypeCoinIndex, Severity: High, Height: v, Key: key, Description: fmt.Sprintf("coin of %s is missing from its owner's index: queries for %s's coins do not show it", out.Owner, out.Owner)})
 		}
 		var carry uint64
@@ -304,7 +304,7 @@ func (a *auditor) checkSupply(v int64) error {
 	if err != nil {
 		return err
 	}
-	err = scan(tree, prefixOwner, func(k, _ []byte) error {
+	err = scanIndex(a.replay.store, v, prefixOwner, func(k, _ []byte) error {
 		key := readableKey(append([]byte(prefixOwner), k...))
 		if len(k) < outpointSize+2 || k[len(k)-outpointSize-1] != '/' {
 			a.f.add(Finding{Type: TypeCoinIndex, Severity: High, Height: v, Key: key, Description: "owner index entry is malformed"})
@@ -324,7 +324,7 @@ func (a *auditor) checkSupply(v int64) error {
 		return err
 	}
 	balances := map[holding]bool{}
-	err = scan(tree, prefixBalance, func(k, val []byte) error {
+	err = scanIndex(a.replay.store, v, prefixBalance, func(k, val []byte) error {
 		owner, asset, ok := bytes.Cut(k, []byte("/"))
 		amount, err := app.DecodeBalance(val)
 		key := prefixBalance + string(k)
@@ -398,6 +398,14 @@ func scan(t rangeIterator, prefix string, fn func(k, v []byte) error) error {
 		return err != nil
 	})
 	return err
+}
+
+// scanIndex is scan over the store's index (owner/ and balance/ keys, kept
+// beside the tree for the latest height v).
+func scanIndex(st *app.Store, v int64, prefix string, fn func(k, v []byte) error) error {
+	return st.ScanIndex(v, []byte(prefix), func(key, value []byte) error {
+		return fn(key[len(prefix):], value)
+	})
 }
 
 // readableKey shows a store key with its binary parts (outpoints, txids,

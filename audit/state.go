@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/cosmos/iavl"
@@ -109,6 +110,18 @@ func (a *auditor) compareAt(local *app.Store, h int64) error {
 	})
 	if err != nil {
 		a.f.addf(TypeLocalStateUnreadable, High, h, "the node's ledger state at height %d cannot be read to the end: %v", h, err)
+	}
+	if h == local.Height() && h == a.replay.store.Height() {
+		// The index (balances, owner index) is kept for the latest height
+		// only, beside the tree: compared when both stores are there.
+		err = diffIndexes(local, a.replay.store, h, func(key, localVal, chainVal []byte) {
+			differ++
+			a.f.add(Finding{Type: TypeLocalStateDiverges, Severity: High, Height: h, Key: readableKey(key),
+				Description: fmt.Sprintf("the node's index of balances and coins holds %s, the chain's blocks produce %s; queries of balances and coins give wrong answers, transactions are not affected", describeValue(key, localVal), describeValue(key, chainVal))})
+		})
+		if err != nil {
+			a.f.addf(TypeLocalStateUnreadable, High, h, "the node's index of balances and coins at height %d cannot be read to the end: %v", h, err)
+		}
 	}
 	switch {
 	case differ > 0 || !sameHash:
@@ -216,6 +229,49 @@ func diffTrees(x, y *iavl.ImmutableTree, fn func(key, xv, yv []byte)) error {
 		}
 	}
 	return errors.Join(xi.Error(), yi.Error())
+}
+
+// diffIndexes compares the index (index.go in app) of two stores at their
+// common latest height h and calls fn for every key whose value differs,
+// in key order.
+func diffIndexes(x, y *app.Store, h int64, fn func(key, xv, yv []byte)) error {
+	load := func(st *app.Store) (map[string][]byte, error) {
+		m := map[string][]byte{}
+		for _, prefix := range []string{prefixOwner, prefixBalance} {
+			err := st.ScanIndex(h, []byte(prefix), func(k, v []byte) error {
+				m[string(k)] = bytes.Clone(v)
+				return nil
+			})
+			if err != nil {
+				return nil, err
+			}
+		}
+		return m, nil
+	}
+	xm, err := load(x)
+	if err != nil {
+		return err
+	}
+	ym, err := load(y)
+	if err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(xm)+len(ym))
+	for k := range xm {
+		keys = append(keys, k)
+	}
+	for k := range ym {
+		if _, ok := xm[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		if xv, yv := xm[k], ym[k]; !bytes.Equal(xv, yv) || (xv == nil) != (yv == nil) {
+			fn([]byte(k), xv, yv)
+		}
+	}
+	return nil
 }
 
 // keyer is an iterator's current key.

@@ -213,6 +213,27 @@ func EditStateValue(tb testing.TB, appDir string, key []byte, edit func(value []
 	return old, changed
 }
 
+// EditIndexValue rewrites, in a ledger state folder (HOME/data/app), the
+// value of key in the index kept beside the tree (owner/ and balance/
+// keys, stored under "x/"). It returns the old and the new value.
+func EditIndexValue(tb testing.TB, appDir string, key []byte, edit func(value []byte)) (old, changed []byte) {
+	tb.Helper()
+	withDB(tb, appDir, "state", func(db dbm.DB) {
+		dbKey := append([]byte("x/"), key...)
+		v, err := db.Get(dbKey)
+		if err != nil || v == nil {
+			tb.Fatalf("index key %q: value %x, error %v", key, v, err)
+		}
+		old = bytes.Clone(v)
+		edit(v)
+		changed = bytes.Clone(v)
+		if err := db.SetSync(dbKey, v); err != nil {
+			tb.Fatal(err)
+		}
+	})
+	return old, changed
+}
+
 // CommitExtraVersion opens a ledger state folder, writes value at key and
 // commits it as a new version that no block produced.
 func CommitExtraVersion(tb testing.TB, appDir string, key, value []byte) int64 {
