@@ -53,6 +53,19 @@ type UTXOEntry struct {
 //
 // With prove, single-key answers carry a proof.
 func (a *App) Query(path string, height int64, prove bool) (*QueryResult, error) {
+	for attempt := 1; ; attempt++ {
+		res, err := a.query(path, height, prove)
+		if !errors.Is(err, ErrNotLatest) {
+			return res, err
+		}
+		if height == 0 && attempt < 3 {
+			continue // a block was committed between reading the height and the index
+		}
+		return nil, rejectf(ErrNotFound, "%v", err)
+	}
+}
+
+func (a *App) query(path string, height int64, prove bool) (*QueryResult, error) {
 	if height == 0 {
 		height = a.store.Height()
 	}
@@ -178,7 +191,7 @@ func (a *App) queryBalance(tree *iavl.ImmutableTree, owner, asset string) (*Quer
 	key := balanceKey(owner, asset)
 	value, err := a.store.IndexGet(tree.Version(), key)
 	if errors.Is(err, ErrNotLatest) {
-		return nil, rejectf(ErrNotFound, "%v", err)
+		return nil, err
 	}
 	if err != nil {
 		return nil, internal(err, "balance of "+owner)
@@ -228,9 +241,7 @@ func (a *App) queryUTXOs(tree *iavl.ImmutableTree, owner, asset string) (*QueryR
 		return nil
 	})
 	switch {
-	case errors.Is(err, ErrNotLatest):
-		return nil, rejectf(ErrNotFound, "%v", err)
-	case errors.Is(err, ErrInternal):
+	case errors.Is(err, ErrNotLatest), errors.Is(err, ErrInternal):
 		return nil, err
 	case err != nil && err != errEnough:
 		return nil, internal(err, "utxos of "+owner)

@@ -118,10 +118,18 @@ func TestAudit(t *testing.T) {
 		{
 			name: "ledger value edited below the tree",
 			tamper: func(t *testing.T, home string) string {
-				audittest.EditStateValue(t, filepath.Join(home, "data", "app"), []byte("balance/acct-00/USD"), func(v []byte) { v[len(v)-1] ^= 0x01 })
+				audittest.EditStateValue(t, filepath.Join(home, "data", "app"), []byte("account/acct-00"), func(v []byte) { v[len(v)-1] ^= 0x01 })
 				return ""
 			},
-			want: []audit.Finding{{Type: audit.TypeLocalStateDiverges, Height: last, Severity: audit.Critical, Key: "balance/acct-00/USD"}},
+			want: []audit.Finding{{Type: audit.TypeLocalStateDiverges, Height: last, Severity: audit.Critical, Key: "account/acct-00"}},
+		},
+		{
+			name: "balance edited in the index beside the tree",
+			tamper: func(t *testing.T, home string) string {
+				audittest.EditIndexValue(t, filepath.Join(home, "data", "app"), []byte("balance/acct-00/USD"), func(v []byte) { v[len(v)-1] ^= 0x01 })
+				return ""
+			},
+			want: []audit.Finding{{Type: audit.TypeLocalStateDiverges, Height: last, Severity: audit.High, Key: "balance/acct-00/USD"}},
 		},
 		{
 			name: "ledger version no block produced",
@@ -156,9 +164,9 @@ func TestAudit(t *testing.T) {
 
 	// The text report of a tampered home says what is wrong and what to do.
 	home := audittest.CopyHome(t, node.home)
-	audittest.EditStateValue(t, filepath.Join(home, "data", "app"), []byte("balance/acct-01/USD"), func(v []byte) { v[len(v)-1] ^= 0x01 })
+	audittest.EditStateValue(t, filepath.Join(home, "data", "app"), []byte("account/acct-01"), func(v []byte) { v[len(v)-1] ^= 0x01 })
 	out, _, err = runAudit(bin, "--home", home)
-	for _, want := range []string{"CRITICAL", audit.TypeLocalStateDiverges, "balance/acct-01/USD", "recommendations:"} {
+	for _, want := range []string{"CRITICAL", audit.TypeLocalStateDiverges, "account/acct-01", "recommendations:"} {
 		if err == nil || !strings.Contains(out, want) {
 			t.Errorf("text report (exit %v) lacks %q:\n%s", err, want, out)
 		}
