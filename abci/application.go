@@ -52,6 +52,12 @@ type Application struct {
 	// its own lock): mu orders it against Commit.
 	mu      sync.Mutex
 	pending map[app.Outpoint][32]byte
+	// decoded holds the transactions CheckTx admitted since the last
+	// commit, decoded, by the sha256 of their bytes, and decodedBefore
+	// those of the height before (for the recheck): PrepareProposal,
+	// FinalizeBlock and the recheck take them from here instead of
+	// decoding again. Guarded by mu.
+	decoded, decodedBefore map[[32]byte]*app.Tx
 
 	// prepared is the proposal this node last built, so that
 	// ProcessProposal of its own proposal does not check it a second time.
@@ -69,6 +75,7 @@ func New(cfg Config, ledger *app.App, logger zerolog.Logger, opts ...Option) *Ap
 	a := &Application{
 		ledger: ledger, log: logger, limiter: newLimiter(cfg.RateLimit, time.Now),
 		pending: map[app.Outpoint][32]byte{}, metrics: NopMetrics(),
+		decoded: map[[32]byte]*app.Tx{}, decodedBefore: map[[32]byte]*app.Tx{},
 	}
 	for _, opt := range opts {
 		opt(a)
@@ -117,16 +124,18 @@ func (a *Application) CheckTx(_ context.Context, req *cmtabci.RequestCheckTx) (r
 	// transaction (RPC check_tx, recheck) is no conflict, but another byte
 	// form of the same txid (other signer subset, new ECDSA signature) is.
 	self := sha256.Sum256(req.Tx)
+	decoded := a.decodedLocked(self)
+	if decoded == nil {
+		decoded, _ = app.DecodeTx(req.Tx) // nil on error: Check reports it
+	}
 	// The rate limit comes before the signature checks: they are the
 	// expensive part a flood would aim at. Rechecks are not new traffic.
-	if req.Type == cmtabci.CheckTxType_New {
-		if decoded, err := app.DecodeTx(req.Tx); err == nil {
-			if sender := a.ledger.Sender(decoded); sender != "" && !a.limiter.allow(sender) {
-				return &cmtabci.ResponseCheckTx{Code: uint32(app.CodeRateLimited), Log: fmt.Sprintf("%v: %s sends faster than this node accepts; retry later", app.ErrRateLimited, sender), Info: "mempool", Codespace: Codespace}, nil
-			}
+	if req.Type == cmtabci.CheckTxType_New && decoded != nil {
+		if sender := a.ledger.Sender(decoded); sender != "" && !a.limiter.allow(sender) {
+			return &cmtabci.ResponseCheckTx{Code: uint32(app.CodeRateLimited), Log: fmt.Sprintf("%v: %s sends faster than this node accepts; retry later", app.ErrRateLimited, sender), Info: "mempool", Codespace: Codespace}, nil
 		}
 	}
-	tx, err := a.ledger.Check(req.Tx, func(o app.Outpoint) bool {
+	tx, err := a.ledger.CheckDecoded(req.Tx, decoded, func(o app.Outpoint) bool {
 		by, taken := a.pending[o]
 		return taken && by != self
 	})
@@ -140,7 +149,33 @@ func (a *Application) CheckTx(_ context.Context, req *cmtabci.RequestCheckTx) (r
 	for _, in := range tx.Body.Spends() {
 		a.pending[in] = self
 	}
+	a.decoded[self] = tx
 	return &cmtabci.ResponseCheckTx{Code: cmtabci.CodeTypeOK, GasWanted: 1, Data: idBytes(tx.ID())}, nil
+}
+
+// decodedLocked returns the transaction with this hash of its bytes if
+// CheckTx decoded it at this height or the one before; a.mu is held.
+func (a *Application) decodedLocked(self [32]byte) *app.Tx {
+	if tx := a.decoded[self]; tx != nil {
+		return tx
+	}
+	return a.decodedBefore[self]
+}
+
+// decodedTxs looks up txs among the transactions CheckTx decoded: nil
+// entries for those it did not. One hold of a.mu for the whole list.
+func (a *Application) decodedTxs(txs [][]byte) (hashes [][32]byte, decoded []*app.Tx) {
+	hashes = make([][32]byte, len(txs))
+	for i, tx := range txs {
+		hashes[i] = sha256.Sum256(tx)
+	}
+	decoded = make([]*app.Tx, len(txs))
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for i, h := range hashes {
+		decoded[i] = a.decodedLocked(h)
+	}
+	return hashes, decoded
 }
 
 // PrepareProposal keeps, in mempool order, the transactions that are valid
@@ -148,9 +183,10 @@ func (a *Application) CheckTx(_ context.Context, req *cmtabci.RequestCheckTx) (r
 // of a coin ever reaches a proposal.
 func (a *Application) PrepareProposal(_ context.Context, req *cmtabci.RequestPrepareProposal) (*cmtabci.ResponsePrepareProposal, error) {
 	checker := a.ledger.NewProposalChecker()
+	admitted := a.admitted(req.Txs)
 	txs := make([][]byte, 0, len(req.Txs))
 	var size int64
-	for _, tx := range req.Txs {
+	for i, tx := range req.Txs {
 		// CometBFT checks the block against the txs' protobuf size (length
 		// prefixes included), not their raw length.
 		n := cmttypes.ComputeProtoSizeForTxs([]cmttypes.Tx{tx})
@@ -158,8 +194,8 @@ func (a *Application) PrepareProposal(_ context.Context, req *cmtabci.RequestPre
 			continue // a smaller one may still fit
 		}
 		var err error
-		if decoded := a.admitted(tx); decoded != nil {
-			err = checker.AddChecked(decoded)
+		if admitted[i] != nil {
+			err = checker.AddChecked(admitted[i])
 		} else {
 			err = checker.Add(tx)
 		}
@@ -175,27 +211,30 @@ func (a *Application) PrepareProposal(_ context.Context, req *cmtabci.RequestPre
 	return &cmtabci.ResponsePrepareProposal{Txs: txs}, nil
 }
 
-// admitted returns tx decoded if CheckTx admitted these exact bytes against
-// the last committed state: every input it spends is reserved by it in
-// pending, which Commit empties and only CheckTx (new or recheck) against
-// the new state fills. Such a transaction is valid on that state and
-// conflicts with no other reserved one; PrepareProposal need not check it
-// again. Nil when that is not known (no inputs, not reserved, recheck off).
-func (a *Application) admitted(tx []byte) *app.Tx {
-	decoded, err := app.DecodeTx(tx)
-	if err != nil {
-		return nil
-	}
-	spends := decoded.Body.Spends()
-	if len(spends) == 0 {
-		return nil
-	}
-	self := sha256.Sum256(tx)
+// admitted returns, for each of txs, the transaction decoded if CheckTx
+// admitted these exact bytes against the last committed state: every input
+// it spends is reserved by it in pending, which Commit empties and only
+// CheckTx (new or recheck) against the new state fills. Such a transaction
+// is valid on that state and conflicts with no other reserved one;
+// PrepareProposal need not check it again. Nil when that is not known (no
+// inputs, not reserved, recheck off).
+func (a *Application) admitted(txs [][]byte) []*app.Tx {
+	hashes, decoded := a.decodedTxs(txs)
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for _, in := range spends {
-		if a.pending[in] != self {
-			return nil
+	for i, tx := range decoded {
+		if tx == nil {
+			continue
+		}
+		spends := tx.Body.Spends()
+		for _, in := range spends {
+			if a.pending[in] != hashes[i] {
+				spends = nil
+				break
+			}
+		}
+		if len(spends) == 0 {
+			decoded[i] = nil
 		}
 	}
 	return decoded
@@ -240,7 +279,8 @@ func (a *Application) ProcessProposal(_ context.Context, req *cmtabci.RequestPro
 func (a *Application) FinalizeBlock(_ context.Context, req *cmtabci.RequestFinalizeBlock) (*cmtabci.ResponseFinalizeBlock, error) {
 	defer since(a.metrics.FinalizeBlockDuration, time.Now())
 	crashpoint.Hit(crashpoint.FinalizeStart, req.Height)
-	res, err := a.ledger.Execute(app.Block{Height: req.Height, Txs: req.Txs, Misbehaviour: Misbehaviour(req.Misbehavior)})
+	_, decoded := a.decodedTxs(req.Txs)
+	res, err := a.ledger.Execute(app.Block{Height: req.Height, Txs: req.Txs, Misbehaviour: Misbehaviour(req.Misbehavior), Decoded: decoded})
 	if err != nil {
 		a.log.Error().Err(err).Int64("height", req.Height).Msg("cannot execute block; halting")
 		return nil, err
@@ -272,6 +312,7 @@ func (a *Application) Commit(context.Context, *cmtabci.RequestCommit) (*cmtabci.
 	height, hash, err := a.ledger.Commit()
 	if err == nil {
 		a.pending = map[app.Outpoint][32]byte{}
+		a.decodedBefore, a.decoded = a.decoded, map[[32]byte]*app.Tx{}
 	}
 	a.mu.Unlock()
 	if err != nil {

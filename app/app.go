@@ -83,7 +83,13 @@ func (a *App) InitChain(chainID string, initialHeight int64, appState []byte, va
 // next block would include it, for the mempool. spent names inputs already
 // taken by pending transactions.
 func (a *App) Check(txBytes []byte, spent SpentFunc) (*Tx, error) {
-	return a.validate(a.store.Committed(), txBytes, spent, a.store.Height()+1)
+	return a.validate(a.store.Committed(), txBytes, nil, spent, a.store.Height()+1)
+}
+
+// CheckDecoded is Check of a transaction the caller already decoded with
+// DecodeTx from exactly txBytes.
+func (a *App) CheckDecoded(txBytes []byte, tx *Tx, spent SpentFunc) (*Tx, error) {
+	return a.validate(a.store.Committed(), txBytes, tx, spent, a.store.Height()+1)
 }
 
 // Committed is the last committed state, read-only.
@@ -142,6 +148,10 @@ type Block struct {
 	Height       int64
 	Txs          [][]byte
 	Misbehaviour []Misbehaviour // evidence CometBFT committed in the block
+	// Decoded optionally holds transactions the caller already decoded
+	// with DecodeTx: Decoded[i], when present and not nil, is Txs[i]
+	// decoded. It saves decoding again and cannot change a result.
+	Decoded []*Tx
 }
 
 // Execute is ExecuteBlock with the block's misbehaviour: each misbehaving
@@ -159,7 +169,11 @@ func (a *App) Execute(b Block) (*BlockResult, error) {
 		return nil, fmt.Errorf("block %d: misbehaviour: %w", height, err)
 	}
 	for i, txBytes := range txs {
-		ex, err := check(working, txBytes, nil, blk)
+		var decoded *Tx
+		if i < len(b.Decoded) {
+			decoded = b.Decoded[i]
+		}
+		ex, err := check(working, txBytes, decoded, nil, blk)
 		if err == nil {
 			if err := ex.apply(working); err != nil {
 				return nil, fmt.Errorf("block %d tx %d: apply: %w", height, i, err)
@@ -229,7 +243,7 @@ func (p *ProposalChecker) AddChecked(tx *Tx) error {
 // Add validates the next transaction of the proposal and, if it passes,
 // reserves its inputs so a later transaction cannot spend them again.
 func (p *ProposalChecker) Add(txBytes []byte) error {
-	tx, err := p.app.validate(p.state, txBytes, func(o Outpoint) bool { return p.spent[o] }, p.height)
+	tx, err := p.app.validate(p.state, txBytes, nil, func(o Outpoint) bool { return p.spent[o] }, p.height)
 	if err != nil {
 		return err
 	}

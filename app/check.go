@@ -51,8 +51,8 @@ type blockContext struct {
 // validate decodes txBytes and checks every rule against r as if included
 // at height, without changing anything. The error wraps one of the
 // sentinels, whose code is the result.
-func (a *App) validate(r Reader, txBytes []byte, spent SpentFunc, height int64) (*Tx, error) {
-	ex, err := check(r, txBytes, spent, &blockContext{height: height, modules: a.modules})
+func (a *App) validate(r Reader, txBytes []byte, decoded *Tx, spent SpentFunc, height int64) (*Tx, error) {
+	ex, err := check(r, txBytes, decoded, spent, &blockContext{height: height, modules: a.modules})
 	if err != nil {
 		return nil, err
 	}
@@ -79,8 +79,9 @@ func ModuleOf(err error) string {
 }
 
 // check runs the rules common to every transaction and then those of its
-// message.
-func check(r Reader, txBytes []byte, spent SpentFunc, blk *blockContext) (*execution, error) {
+// message. decoded, when not nil, is txBytes already decoded by DecodeTx
+// (a pure function of the bytes): the caller saves decoding again.
+func check(r Reader, txBytes []byte, decoded *Tx, spent SpentFunc, blk *blockContext) (*execution, error) {
 	params, err := LoadParams(r)
 	if err != nil {
 		return nil, err
@@ -88,9 +89,11 @@ func check(r Reader, txBytes []byte, spent SpentFunc, blk *blockContext) (*execu
 	if len(txBytes) > int(params.MaxTxBytes) {
 		return nil, rejectf(ErrTooLarge, "%d bytes, limit %d", len(txBytes), params.MaxTxBytes)
 	}
-	tx, err := DecodeTx(txBytes)
-	if err != nil {
-		return nil, err
+	tx := decoded
+	if tx == nil {
+		if tx, err = DecodeTx(txBytes); err != nil {
+			return nil, err
+		}
 	}
 	chainID, err := LoadChainID(r)
 	if err != nil {
