@@ -405,7 +405,7 @@ func encodeBurn(e *encoder, m *Burn) {
 // decodeBurn reads a canonical Burn: inputs, then asset, then amount.
 func decodeBurn(b []byte) (*Burn, error) {
 	m := &Burn{}
-	if n := countElements(b, 1); n > 0 {
+	if n, _ := countElements(b); n > 0 {
 		m.Inputs = make([]Outpoint, 0, n)
 	}
 	r := canonReader{b: b}

@@ -204,11 +204,17 @@ func DecodeTx(b []byte) (*Tx, error) {
 	if len(b) == 0 {
 		return nil, rejectf(ErrMalformed, "empty transaction")
 	}
-	tx := &Tx{}
+	// Most transactions are transfers: their Transfer comes in the same
+	// allocation as the Tx (and goes unused by the others).
+	both := &struct {
+		tx       Tx
+		transfer Transfer
+	}{}
+	tx := &both.tx
 	// One pass decodes and checks the canonical form (see canonReader):
 	// accepting exactly the bytes that Encode and EncodeBody would write
 	// for what was decoded.
-	if err := decodeTx(b, tx); err != nil {
+	if err := decodeTx(b, tx, &both.transfer); err != nil {
 		return nil, rejectf(ErrMalformed, "%v", err)
 	}
 	if len(tx.BodyBytes) == 0 {
@@ -235,8 +241,9 @@ func DecodeTx(b []byte) (*Tx, error) {
 }
 
 // decodeTx reads a canonical Tx: body (not empty), signatures, pow nonce.
-func decodeTx(b []byte, tx *Tx) error {
-	if n := countElements(b, 2); n > 0 {
+// A transfer in the body is decoded into transfer.
+func decodeTx(b []byte, tx *Tx, transfer *Transfer) error {
+	if _, n := countElements(b); n > 0 {
 		tx.Signatures = make([]Signature, 0, n)
 	}
 	r := canonReader{b: b}
@@ -253,7 +260,7 @@ func decodeTx(b []byte, tx *Tx) error {
 			if tx.BodyBytes, err = r.bytes(typ, "tx.body", false); err != nil {
 				return err
 			}
-			if err := decodeBody(tx.BodyBytes, &tx.Body); err != nil {
+			if err := decodeBody(tx.BodyBytes, &tx.Body, transfer); err != nil {
 				return err
 			}
 		case 2:
@@ -318,8 +325,8 @@ func decodeSignature(b []byte) (Signature, error) {
 
 // decodeBody reads a canonical TxBody. At most one message field may be
 // present (EncodeBody writes only one); a body with none is canonical, and
-// DecodeTx refuses it afterwards.
-func decodeBody(b []byte, body *Body) error {
+// DecodeTx refuses it afterwards. A transfer is decoded into transfer.
+func decodeBody(b []byte, body *Body, transfer *Transfer) error {
 	r := canonReader{b: b}
 	for r.more() {
 		num, typ, err := r.key()
@@ -348,7 +355,7 @@ func decodeBody(b []byte, body *Body) error {
 		case 10:
 			var raw []byte
 			if raw, err = r.bytes(typ, "body.transfer", true); err == nil {
-				body.Transfer = &Transfer{}
+				body.Transfer = transfer
 				err = decodeTransfer(raw, body.Transfer)
 			}
 		case 11:
@@ -400,11 +407,12 @@ func decodeAction(r *canonReader, num, typ int, body *Body) error {
 
 // decodeTransfer reads a canonical Transfer: every input, then every output.
 func decodeTransfer(b []byte, t *Transfer) error {
-	if n := countElements(b, 1); n > 0 {
-		t.Inputs = make([]Outpoint, 0, n)
+	nIn, nOut := countElements(b)
+	if nIn > 0 {
+		t.Inputs = make([]Outpoint, 0, nIn)
 	}
-	if n := countElements(b, 2); n > 0 {
-		t.Outputs = make([]Output, 0, n)
+	if nOut > 0 {
+		t.Outputs = make([]Output, 0, nOut)
 	}
 	r := canonReader{b: b}
 	for r.more() {

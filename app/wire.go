@@ -260,41 +260,43 @@ func (r *canonReader) bytes(typ int, field string, message bool) ([]byte, error)
 	return v, nil
 }
 
-// countElements counts the length-delimited fields numbered num in the
-// message b, to size a slice before decoding; it stops quietly at anything
-// malformed, which the decoder then reports. The count is capped so that a
-// message of many tiny bad elements cannot make a large allocation before
+// countElements counts the length-delimited fields numbered 1 and 2 in the
+// message b (the repeated fields of a Transfer, a Burn and a Tx are among
+// them), to size slices before decoding. It stops quietly at anything
+// malformed, which the decoder then reports. The counts are capped so that
+// a message of many tiny bad elements cannot make a large allocation before
 // the first of them is refused.
-func countElements(b []byte, num uint64) int {
+func countElements(b []byte) (ones, twos int) {
 	const maxCount = 256
-	count := 0
-	for len(b) > 0 && count < maxCount {
+	for len(b) > 0 && ones < maxCount && twos < maxCount {
 		key, n := binary.Uvarint(b)
 		if n <= 0 {
 			break
 		}
 		b = b[n:]
-		var skip uint64
 		switch key & 7 {
 		case wireVarint:
 			if _, n = binary.Uvarint(b); n <= 0 {
-				return count
+				return
 			}
 			b = b[n:]
-			continue
 		case wireBytes:
-			if skip, n = binary.Uvarint(b); n <= 0 || skip > uint64(len(b)-n) {
-				return count
+			l, n := binary.Uvarint(b)
+			if n <= 0 || l > uint64(len(b)-n) {
+				return
 			}
-			b = b[n+int(skip):]
+			b = b[n+int(l):]
+			switch key >> 3 {
+			case 1:
+				ones++
+			case 2:
+				twos++
+			}
 		default:
-			return count
-		}
-		if key>>3 == num {
-			count++
+			return
 		}
 	}
-	return count
+	return
 }
 
 func unknownField(msg string, num int) error {
