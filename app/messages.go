@@ -394,14 +394,6 @@ func encodeMint(e *encoder, m *Mint) {
 	encodeOutput(e, Output{Owner: m.To, Asset: m.Asset, Amount: m.Amount})
 }
 
-func decodeMint(b []byte) (*Mint, error) {
-	o, err := DecodeOutput(b)
-	if err != nil {
-		return nil, err
-	}
-	return &Mint{To: o.Owner, Asset: o.Asset, Amount: o.Amount}, nil
-}
-
 func encodeBurn(e *encoder, m *Burn) {
 	for _, in := range m.Inputs {
 		e.message(1, true, func(e *encoder) { encodeOutpoint(e, in) })
@@ -410,24 +402,40 @@ func encodeBurn(e *encoder, m *Burn) {
 	e.uint(3, m.Amount)
 }
 
+// decodeBurn reads a canonical Burn: inputs, then asset, then amount.
 func decodeBurn(b []byte) (*Burn, error) {
 	m := &Burn{}
-	err := decodeFields(b, func(d *decoder, num int) (err error) {
+	if n, _ := countElements(b); n > 0 {
+		m.Inputs = make([]Outpoint, 0, n)
+	}
+	r := canonReader{b: b}
+	for r.more() {
+		num, typ, err := r.key()
+		if err != nil {
+			return nil, err
+		}
 		switch num {
 		case 1:
-			return d.message("burn.inputs", func(raw []byte) error {
-				o, err := decodeOutpoint(raw)
+			var o Outpoint
+			if o, err = readOutpoint(&r, num, typ, "burn.inputs"); err == nil {
 				m.Inputs = append(m.Inputs, o)
-				return err
-			})
+			}
 		case 2:
-			m.Asset, err = d.string("burn.asset")
+			if err = r.order(num, false, "burn.asset"); err == nil {
+				var v []byte
+				v, err = r.bytes(typ, "burn.asset", false)
+				m.Asset = string(v)
+			}
 		case 3:
-			m.Amount, err = d.uint("burn.amount")
+			if err = r.order(num, false, "burn.amount"); err == nil {
+				m.Amount, err = r.varint(typ, "burn.amount")
+			}
 		default:
-			err = unknownField("Burn", num)
+			err = unknownField("Burn", int(num))
 		}
-		return err
-	})
-	return m, err
+		if err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -111,6 +112,11 @@ func runBench(ctx context.Context, g *globals, o benchOptions) error {
 		if err != nil {
 			return err
 		}
+		// A node that cannot be reached is the cause to report, not the
+		// accounts that the queries below would then fail to find.
+		if _, err := c.ChainID(ctx); err != nil {
+			return err
+		}
 		if o.consort.Admin, o.consort.Funder, err = g.benchAccounts(ctx, c, o); err != nil {
 			return err
 		}
@@ -167,14 +173,24 @@ func (g *globals) benchAccounts(ctx context.Context, c *client.Client, o benchOp
 	}
 	adminName, funderName := o.admin, o.funder
 	var best uint64
+	// The ledger's "no such account" or "no balance" passes over a keyring
+	// entry; failing to ask (the node went away) ends the search.
 	for _, info := range infos {
 		if adminName == "" {
-			if acct, err := c.Account(ctx, info.Name); err == nil && slices.ContainsFunc(acct.Grants, func(gr app.Grant) bool { return gr.Role == "admin" }) {
+			acct, err := c.Account(ctx, info.Name)
+			if err != nil && !ledgerAnswer(err) {
+				return admin, funder, fmt.Errorf("account %s: %w", info.Name, err)
+			}
+			if err == nil && slices.ContainsFunc(acct.Grants, func(gr app.Grant) bool { return gr.Role == "admin" }) {
 				adminName = info.Name
 			}
 		}
 		if o.funder == "" {
-			if bal, _, err := c.Balance(ctx, info.Name, o.consort.Asset); err == nil && bal > best {
+			bal, _, err := c.Balance(ctx, info.Name, o.consort.Asset)
+			if err != nil && !ledgerAnswer(err) {
+				return admin, funder, fmt.Errorf("balance of %s: %w", info.Name, err)
+			}
+			if err == nil && bal > best {
 				best, funderName = bal, info.Name
 			}
 		}
@@ -194,6 +210,13 @@ func (g *globals) benchAccounts(ctx context.Context, c *client.Client, o benchOp
 		return admin, funder, fmt.Errorf("--from %s: %w", funderName, err)
 	}
 	return bench.Account{Name: adminName, Signer: as}, bench.Account{Name: funderName, Signer: fs}, nil
+}
+
+// ledgerAnswer reports whether a query error is the ledger's own answer
+// (not found, invalid name) rather than a failure to reach the node.
+func ledgerAnswer(err error) bool {
+	var q *client.QueryError
+	return errors.As(err, &q)
 }
 
 // isTerminal reports whether f is a character device (a terminal).
