@@ -35,6 +35,7 @@ fuzz:
 	$(GO) test ./app -run '^$$' -fuzz '^FuzzDecodeTx$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./app -run '^$$' -fuzz '^FuzzCheckTx$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./app -run '^$$' -fuzz '^FuzzQuery$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./app -run '^$$' -fuzz '^FuzzDecodeTxMatchesOracle$$' -fuzztime $(FUZZTIME)
 
 ## fuzz-long: the same targets for longer (FUZZTIME=10m make fuzz-long; a duration
 ## can end in a spurious "context deadline exceeded" on Go 1.26, golang/go#75804:
