@@ -49,10 +49,12 @@ type Store struct {
 // StoreConfig tunes the tree.
 type StoreConfig struct {
 	// CacheSize is the number of tree nodes kept in memory. Default 400000:
-	// a transfer writes about a hundred new nodes, so a smaller cache is
-	// churned through in a few busy blocks and reads go to leveldb
+	// a block's writes walk and copy tree paths, and a smaller cache is
+	// churned through in a few busy blocks so that the walks read leveldb
 	// (docs/benchmarks.md). A node costs a few hundred bytes. The handle
-	// that reads committed versions (CheckTx, queries) caches half as many.
+	// that reads committed versions caches an eighth as many: CheckTx and
+	// blocks read through the value cache, so that handle serves cache
+	// misses, proofs and scans.
 	CacheSize int
 	// FlushThreshold is the size in bytes at which IAVL writes a leveldb
 	// batch while saving a version. Default 100000 (IAVL's own default).
@@ -105,7 +107,7 @@ func OpenStore(dir string, cfg StoreConfig) (*Store, error) {
 		treeDB = cfg.wrapTreeDB(treeDB)
 	}
 	s.tree = iavl.NewMutableTree(treeDB, cfg.CacheSize, true, iavl.NewNopLogger(), iavl.FlushThresholdOption(cfg.FlushThreshold))
-	s.reader = iavl.NewMutableTree(treeDB, max(1, cfg.CacheSize/2), true, iavl.NewNopLogger())
+	s.reader = iavl.NewMutableTree(treeDB, max(1, cfg.CacheSize/8), true, iavl.NewNopLogger())
 	if err := s.load(); err != nil {
 		db.Close()
 		return nil, err
