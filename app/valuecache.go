@@ -56,9 +56,16 @@ func (c *valueCache) put(key string, value []byte) {
 }
 
 // advance applies a block's writes (nil value = deleted) and makes the
-// cache describe version.
+// cache describe version. A deleted key is dropped rather than recorded
+// as absent: it is mostly a spent coin, which nobody reads again, and a
+// read of it that misses finds it absent in the tree.
 func (c *valueCache) advance(version int64, writes map[string][]byte) {
 	for k, v := range writes { // order does not matter: each key once
+		if v == nil {
+			delete(c.cur, k)
+			delete(c.prev, k)
+			continue
+		}
 		c.put(k, v)
 	}
 	c.version = version
