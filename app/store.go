@@ -142,7 +142,7 @@ func (s *Store) load() error {
 		return fmt.Errorf("read state format: %w", err)
 	}
 	if !bytes.Equal(format, stateFormat) {
-		return fmt.Errorf("the state at height %d was written by an earlier consort, which kept balances and the owner index in the tree; this one cannot read it: start the node from a fresh home, or replay the chain into a fresh state (move data/app away and start: CometBFT replays every block)", height)
+		return fmt.Errorf("the state at height %d was written by an earlier consort, which kept balances and the owner index in the tree: this version computes other app hashes and cannot continue that chain; keep running the earlier version for it, or start a new chain (consort init or consort testnet)", height)
 	}
 	if err := s.tree.LoadVersionForOverwriting(height); err != nil {
 		return fmt.Errorf("load state version %d: %w", height, err)

@@ -26,6 +26,17 @@ func writeVersion(t testing.TB, s *Store, tag string, n int) {
 	}
 }
 
+// indexedTestKey is a key the store keeps in its index, beside the tree.
+var indexedTestKey = []byte(prefixBalance + "x/USD")
+
+// setIndexed writes tag at indexedTestKey in the working state.
+func setIndexed(t testing.TB, s *Store, tag string) {
+	t.Helper()
+	if err := s.Working().Set(indexedTestKey, []byte(tag)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // killingDB kills its own process with SIGKILL on the third batch write,
 // which is inside IAVL's SaveVersion when the flush threshold is small.
 type killingDB struct{ idb.DB }
@@ -61,6 +72,7 @@ func TestCrashInsideSaveVersion(t *testing.T) {
 			t.Fatal(err)
 		}
 		writeVersion(t, s, "c", 500)
+		setIndexed(t, s, "c")
 		s.Commit()
 		t.Fatal("process survived its own SIGKILL")
 	}
@@ -75,6 +87,7 @@ func TestCrashInsideSaveVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeVersion(t, s, "b", 300)
+	setIndexed(t, s, "b")
 	hash2, _, err := s.Commit()
 	if err != nil {
 		t.Fatal(err)
@@ -110,6 +123,11 @@ func TestCrashInsideSaveVersion(t *testing.T) {
 	}
 	if got := s.Hash(); !bytes.Equal(got, hash2) {
 		t.Fatalf("hash after crash: got %X, want %X", got, hash2)
+	}
+	// The index beside the tree is that of height 2 too: the crashed
+	// block's index writes never landed.
+	if got, err := s.IndexGet(2, indexedTestKey); err != nil || string(got) != "b" {
+		t.Fatalf("index after crash: got %q (%v), want %q, written at height 2", got, err, "b")
 	}
 	writeVersion(t, s, "c", 500)
 	got3, v, err := s.Commit()
