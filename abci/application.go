@@ -164,18 +164,23 @@ func (a *Application) decodedLocked(self [32]byte) *app.Tx {
 
 // decodedTxs looks up txs among the transactions CheckTx decoded: nil
 // entries for those it did not. One hold of a.mu for the whole list.
-func (a *Application) decodedTxs(txs [][]byte) (hashes [][32]byte, decoded []*app.Tx) {
-	hashes = make([][32]byte, len(txs))
-	for i, tx := range txs {
-		hashes[i] = sha256.Sum256(tx)
-	}
-	decoded = make([]*app.Tx, len(txs))
+func (a *Application) decodedTxs(txs [][]byte) []*app.Tx {
+	hashes := hashTxs(txs)
+	decoded := make([]*app.Tx, len(txs))
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for i, h := range hashes {
 		decoded[i] = a.decodedLocked(h)
 	}
-	return hashes, decoded
+	return decoded
+}
+
+func hashTxs(txs [][]byte) [][32]byte {
+	hashes := make([][32]byte, len(txs))
+	for i, tx := range txs {
+		hashes[i] = sha256.Sum256(tx)
+	}
+	return hashes
 }
 
 // PrepareProposal keeps, in mempool order, the transactions that are valid
@@ -219,25 +224,25 @@ func (a *Application) PrepareProposal(_ context.Context, req *cmtabci.RequestPre
 // PrepareProposal need not check it again. Nil when that is not known (no
 // inputs, not reserved, recheck off).
 func (a *Application) admitted(txs [][]byte) []*app.Tx {
-	hashes, decoded := a.decodedTxs(txs)
+	hashes := hashTxs(txs)
+	out := make([]*app.Tx, len(txs))
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for i, tx := range decoded {
+	for i, h := range hashes {
+		tx := a.decodedLocked(h)
 		if tx == nil {
 			continue
 		}
 		spends := tx.Body.Spends()
+		reserved := len(spends) > 0
 		for _, in := range spends {
-			if a.pending[in] != hashes[i] {
-				spends = nil
-				break
-			}
+			reserved = reserved && a.pending[in] == h
 		}
-		if len(spends) == 0 {
-			decoded[i] = nil
+		if reserved {
+			out[i] = tx
 		}
 	}
-	return decoded
+	return out
 }
 
 // proposalDigest identifies a list of transactions.
@@ -279,7 +284,7 @@ func (a *Application) ProcessProposal(_ context.Context, req *cmtabci.RequestPro
 func (a *Application) FinalizeBlock(_ context.Context, req *cmtabci.RequestFinalizeBlock) (*cmtabci.ResponseFinalizeBlock, error) {
 	defer since(a.metrics.FinalizeBlockDuration, time.Now())
 	crashpoint.Hit(crashpoint.FinalizeStart, req.Height)
-	_, decoded := a.decodedTxs(req.Txs)
+	decoded := a.decodedTxs(req.Txs)
 	res, err := a.ledger.Execute(app.Block{Height: req.Height, Txs: req.Txs, Misbehaviour: Misbehaviour(req.Misbehavior), Decoded: decoded})
 	if err != nil {
 		a.log.Error().Err(err).Int64("height", req.Height).Msg("cannot execute block; halting")
