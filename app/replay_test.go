@@ -398,3 +398,44 @@ func TestScenarioCodeNames(t *testing.T) {
 		}
 	}
 }
+
+// TestExecuteWithDecodedTxs: a block executed with the caller's decoded
+// transactions (app.Block.Decoded, partly filled) gives the results and app
+// hash of the same block decoded by Execute itself, rejections included.
+func TestExecuteWithDecodedTxs(t *testing.T) {
+	f := newFixture(t) // executes the block twice, discarding the first
+	txs := [][]byte{
+		signTx(t, body(ins(f.coinAlice), Output{"bob", "USD", 1000}, Output{"alice", "USD", 99000}), f.alice),
+		signTx(t, body(ins(f.coinBob), Output{"alice", "USD", 2000}), f.alice),   // not bob's signature
+		signTx(t, body(ins(f.coinAlice), Output{"bob", "USD", 100000}), f.alice), // spent above
+		{0xff, 0x01},
+	}
+	decoded := make([]*Tx, len(txs)-1) // the last one is not given
+	for i := range decoded {
+		tx, err := DecodeTx(txs[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		decoded[i] = tx
+	}
+	want, err := f.app.Execute(Block{Height: f.store.WorkingVersion(), Txs: txs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.store.Discard()
+	got, err := f.app.Execute(Block{Height: f.store.WorkingVersion(), Txs: txs, Decoded: decoded})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.AppHash, want.AppHash) {
+		t.Errorf("app hash: got %X, want %X", got.AppHash, want.AppHash)
+	}
+	for i := range txs {
+		if got.Txs[i].Code != want.Txs[i].Code || got.Txs[i].Log != want.Txs[i].Log {
+			t.Errorf("tx %d: got code %d (%s), want %d (%s)", i, got.Txs[i].Code, got.Txs[i].Log, want.Txs[i].Code, want.Txs[i].Log)
+		}
+	}
+	if want.Txs[0].Code != CodeOK || want.Txs[1].Code == CodeOK || want.Txs[2].Code == CodeOK || want.Txs[3].Code == CodeOK {
+		t.Fatalf("block results %+v: want the first transfer applied and the other three rejected", want.Txs)
+	}
+}

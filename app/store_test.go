@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -183,5 +184,28 @@ func TestUncommittedFirstVersionDiscarded(t *testing.T) {
 	writeVersion(t, s, "b", 5)
 	if _, v, err := s.Commit(); err != nil || v != 1 {
 		t.Fatalf("first commit after discard: version %d, %v", v, err)
+	}
+}
+
+// TestStoreRefusesEarlierFormat: a state whose format record is missing (as
+// one written before the index moved beside the tree) does not open, and the
+// error says why and what to do.
+func TestStoreRefusesEarlierFormat(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenStore(dir, DefaultStoreConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeVersion(t, s, "a", 3)
+	if _, _, err := s.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Delete(stateFormatKey); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	_, err = OpenStore(dir, DefaultStoreConfig())
+	if err == nil || !strings.Contains(err.Error(), "earlier consort") || !strings.Contains(err.Error(), "start a new chain") {
+		t.Fatalf("open a state without format record: got %v, want an error naming the earlier format and what to do", err)
 	}
 }

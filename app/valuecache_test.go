@@ -3,7 +3,6 @@ package app
 import (
 	"bytes"
 	"fmt"
-	"strings"
 	"testing"
 )
 
@@ -80,27 +79,4 @@ func testValueCache(t *testing.T, limit int) {
 	}
 	defer s.Close()
 	check("reopened", s.Committed())
-}
-
-// TestStoreRefusesEarlierFormat: a state whose format record is missing (as
-// one written before the index moved beside the tree) does not open, and the
-// error says why and what to do.
-func TestStoreRefusesEarlierFormat(t *testing.T) {
-	dir := t.TempDir()
-	s, err := OpenStore(dir, DefaultStoreConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeVersion(t, s, "a", 3)
-	if _, _, err := s.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.db.Delete(stateFormatKey); err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	_, err = OpenStore(dir, DefaultStoreConfig())
-	if err == nil || !strings.Contains(err.Error(), "earlier consort") || !strings.Contains(err.Error(), "start a new chain") {
-		t.Fatalf("open a state without format record: got %v, want an error naming the earlier format and what to do", err)
-	}
 }
