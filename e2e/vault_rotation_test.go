@@ -161,17 +161,30 @@ func TestVaultValidatorsRotateKeys(t *testing.T) {
 	waitFor(t, 60*time.Second, fmt.Sprintf("height %d", last+1), func() bool { return latestHeight(ctx, nodes[2]) > last })
 	load.stop(t)
 
-	// Every rotated validator signed every block from two before its
-	// rotation to four after its switch, with the key of that height.
+	// Every rotated validator signed the blocks from two before its
+	// rotation to four after its switch with the key of that height, and
+	// never with the other one. A block's commit holds only the precommits
+	// its proposer had in time (3 of 4 are enough), so on a busy machine a
+	// late one can be missing: one missing signature per validator is
+	// tolerated, a signature by the wrong key never.
 	for i, r := range rotations {
+		var missing []int64
 		for h := r.h - 2; h <= r.h+6; h++ {
-			want, which := r.old, "old"
+			want, other, which := r.old, r.new, "old"
 			if h >= r.h+2 {
-				want, which = r.new, "new"
+				want, other, which = r.new, r.old, "new"
+			}
+			if signedCommit(t, ctx, nodes[2], h, other) {
+				t.Errorf("node%d (rotated at %d): the commit of block %d holds a signature by the key it should not use there (want its %s key)", i, r.h, h, which)
 			}
 			if !signedCommit(t, ctx, nodes[2], h, want) {
-				t.Errorf("node%d (rotated at %d): no signature by its %s key in the commit of block %d", i, r.h, which, h)
+				missing = append(missing, h)
 			}
+		}
+		if len(missing) > 1 {
+			t.Errorf("node%d (rotated at %d): no signature by the key of that height in the commits of blocks %v", i, r.h, missing)
+		} else if len(missing) == 1 {
+			t.Logf("node%d (rotated at %d): its precommit for block %d is not in the commit (late; tolerated once)", i, r.h, missing[0])
 		}
 		// The old version can no longer sign.
 		if _, err := vc.Transit(keyNames[i]).Sign(ctx, 1, []byte("after rotation")); err == nil {
