@@ -43,6 +43,12 @@ type Application struct {
 	refusals refusalLog
 	metrics  *Metrics
 	gauges   ledgerGauges
+	// observing counts the gauge updates running after commits; observeMu
+	// runs them one at a time, and lastObserved keeps an update of an older
+	// height from overwriting a newer one.
+	observing    sync.WaitGroup
+	observeMu    sync.Mutex
+	lastObserved int64
 
 	// pending holds the inputs spent by transactions admitted to this node's
 	// mempool since the last commit, so two transactions spending one coin
@@ -80,6 +86,7 @@ func New(cfg Config, ledger *app.App, logger zerolog.Logger, opts ...Option) *Ap
 	for _, opt := range opts {
 		opt(a)
 	}
+	ledger.OnSaved(a.observeSave)
 	return a
 }
 
@@ -309,7 +316,6 @@ func (a *Application) FinalizeBlock(_ context.Context, req *cmtabci.RequestFinal
 // Commit saves the block's state and clears the mempool's spent inputs; the
 // recheck that follows re-reserves them for transactions still pending.
 func (a *Application) Commit(context.Context, *cmtabci.RequestCommit) (*cmtabci.ResponseCommit, error) {
-	defer since(a.metrics.CommitDuration, time.Now())
 	// Held across the commit: a CheckTx that saw the new state with the old
 	// reservations (or the reverse) could admit a double spend. CometBFT
 	// runs no CheckTx during Commit, but the app does not rely on it.
@@ -326,8 +332,26 @@ func (a *Application) Commit(context.Context, *cmtabci.RequestCommit) (*cmtabci.
 	}
 	crashpoint.Hit(crashpoint.CommitEnd, height)
 	a.log.Debug().Int64("height", height).Hex("app_hash", hash).Msg("committed")
-	a.observeCommit(height)
+	// The gauges read the new state, and a read the value cache misses may
+	// wait for the background save: not on the consensus goroutine.
+	a.observing.Add(1)
+	go func() {
+		defer a.observing.Done()
+		a.observeCommit(height)
+	}()
 	return &cmtabci.ResponseCommit{}, nil
+}
+
+// observeSave logs and measures a background save of the state. A failed
+// save stops the node at its next block (FinalizeBlock returns the error);
+// a restart replays the block.
+func (a *Application) observeSave(r app.SaveReport) {
+	a.metrics.CommitDuration.Observe(r.Duration.Seconds())
+	if r.Err != nil {
+		a.log.Error().Err(r.Err).Int64("height", r.Version).Msg("saving the state failed; the node stops at the next block, and a restart replays this one")
+		return
+	}
+	a.log.Debug().Int64("height", r.Version).Dur("took", r.Duration).Msg("state saved")
 }
 
 // Peer filter paths CometBFT queries when config.toml sets filter_peers.

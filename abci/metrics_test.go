@@ -121,6 +121,7 @@ func (c *meteredChain) block(txs ...[]byte) []uint32 {
 	if _, err := c.app.Commit(context.Background(), &cmtabci.RequestCommit{}); err != nil {
 		c.t.Fatalf("Commit: %v", err)
 	}
+	c.app.observing.Wait() // the gauges are updated beside the consensus goroutine
 	c.height++
 	codes := make([]uint32, len(res.TxResults))
 	for i, r := range res.TxResults {

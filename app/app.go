@@ -158,6 +158,9 @@ type Block struct {
 // validator loses its power before the transactions run.
 func (a *App) Execute(b Block) (*BlockResult, error) {
 	height, txs := b.Height, b.Txs
+	if err := a.store.Saved(); err != nil {
+		return nil, fmt.Errorf("execute block %d: %w", height, err)
+	}
 	if want := a.store.WorkingVersion(); height != want {
 		return nil, fmt.Errorf("execute block %d: state expects block %d", height, want)
 	}
@@ -198,11 +201,15 @@ func (a *App) Execute(b Block) (*BlockResult, error) {
 	return res, nil
 }
 
-// Commit saves the working tree as the new version.
+// Commit makes the working tree the new committed version, which is
+// saved to disk in the background (Store.Commit).
 func (a *App) Commit() (int64, []byte, error) {
 	hash, version, err := a.store.Commit()
 	return version, hash, err
 }
+
+// OnSaved makes fn be called after each background save (Store.OnSaved).
+func (a *App) OnSaved(fn func(SaveReport)) { a.store.OnSaved(fn) }
 
 // ProposalChecker validates the transactions of one proposed block in order,
 // against committed state plus what earlier transactions of the block spend.

@@ -2,6 +2,7 @@ package app
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 )
@@ -45,14 +46,22 @@ func (s *Store) readIndex(key []byte) ([]byte, error) {
 }
 
 // IndexGet reads key of the index (an owner/ or balance/ key) as of
-// version, which must be the latest committed height.
+// version, which must be the latest committed height. While that version
+// is being saved, its own writes answer first, then the index on disk,
+// which is that of the version before (save.go).
 func (s *Store) IndexGet(version int64, key []byte) ([]byte, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if err := s.checkLatest(version); err != nil {
 		return nil, err
 	}
+	if s.saveErr != nil {
+		return nil, fmt.Errorf("read index at height %d: saving it failed: %w", version, s.saveErr)
+	}
 	if v, ok := s.values.get(version, key); ok {
+		return v, nil
+	}
+	if v, ok := s.unsaved[string(key)]; ok {
 		return v, nil
 	}
 	return s.readIndex(key)
@@ -60,13 +69,28 @@ func (s *Store) IndexGet(version int64, key []byte) ([]byte, error) {
 
 // ScanIndex calls fn for each index entry under prefix (owner/ or
 // balance/, and more of the key), in key order, with the key as the tree
-// would hold it. version must be the latest committed height. fn sees a
-// snapshot of that height even if a block is committed meanwhile.
+// would hold it. version must be the latest committed height; if it is
+// being saved, the scan waits for its index. fn sees a snapshot of that
+// height even if a block is committed meanwhile.
 func (s *Store) ScanIndex(version int64, prefix []byte, fn func(key, value []byte) error) error {
 	s.mu.RLock()
 	if err := s.checkLatest(version); err != nil {
 		s.mu.RUnlock()
 		return err
+	}
+	if s.unsaved != nil {
+		saving := s.saving
+		s.mu.RUnlock()
+		<-saving
+		s.mu.RLock()
+		if err := s.checkLatest(version); err != nil {
+			s.mu.RUnlock()
+			return err
+		}
+		if s.saveErr != nil {
+			s.mu.RUnlock()
+			return fmt.Errorf("scan index at height %d: saving it failed: %w", version, s.saveErr)
+		}
 	}
 	start := indexDBKey(prefix)
 	end := bytes.Clone(start)
@@ -91,14 +115,25 @@ func (s *Store) ScanIndex(version int64, prefix []byte, fn func(key, value []byt
 // checkLatest requires version to be the latest committed height; s.mu is
 // held.
 func (s *Store) checkLatest(version int64) error {
-	latest := int64(0)
-	if s.committed != nil {
-		latest = s.committed.Version()
-	}
-	if version != latest {
-		return fmt.Errorf("%w (%d), not %d", ErrNotLatest, latest, version)
+	if version != s.version {
+		return fmt.Errorf("%w (%d), not %d", ErrNotLatest, s.version, version)
 	}
 	return nil
+}
+
+// indexBatchSize is the room in bytes a batch needs for the index writes
+// among writes, and the height records. Sized up front: a leveldb batch
+// that grows one record at a time copies itself over and over once it
+// holds a few thousand records (a genesis of 200,000 coins spent seconds
+// copying).
+func indexBatchSize(writes map[string][]byte) int {
+	size := 256
+	for k, v := range writes {
+		if indexed([]byte(k)) {
+			size += 2*binary.MaxVarintLen32 + 1 + len(indexPrefix) + len(k) + len(v)
+		}
+	}
+	return size
 }
 
 // writeIndex adds a block's index writes (nil = deleted) to batch.

@@ -67,6 +67,9 @@ func newBenchLedger(b *testing.B, accounts, coinsPerAccount int, cfg StoreConfig
 	if _, _, err := l.app.Commit(); err != nil {
 		b.Fatal(err)
 	}
+	if err := store.Saved(); err != nil { // setup: not part of what is measured
+		b.Fatal(err)
+	}
 	return l
 }
 
@@ -177,33 +180,41 @@ func (l *benchLedger) applied(changes []benchCoin) { l.coins = append(l.coins, c
 
 // BenchmarkPipeline is what a validator's ledger does per block, without
 // consensus: CheckTx of every transfer as it arrives, then FinalizeBlock
-// and Commit of full blocks of them. It reports transfers/s (1 input, 2
-// outputs, ed25519) over 1,000 accounts and 200,000 coins.
+// and Commit of full blocks of them, until the last block is saved to disk.
+// It reports transfers/s (1 input, 2 outputs, ed25519) over 1,000 accounts
+// and 200,000 coins.
+//
+// Every transfer is signed before the clock starts (signing is the
+// client's work), so that nothing the ledger does, such as the background
+// save of a block, runs while the clock is stopped. A change coin is spent
+// only after the 200,000 coins queued before it, so always in a later block
+// than the transfer that made it.
 func BenchmarkPipeline(b *testing.B) {
 	for _, size := range []int{1000, 5000} {
 		b.Run(fmt.Sprintf("block=%d", size), func(b *testing.B) {
 			l := newBenchLedger(b, 1000, 200, DefaultStoreConfig())
-			var elapsed time.Duration
-			b.ResetTimer()
+			var blocks [][][]byte
 			for done := 0; done < b.N; {
 				n := min(size, b.N-done)
-				b.StopTimer() // signing is the client's work
 				txs, changes := l.transfers(b, n)
-				b.StartTimer()
-				start := time.Now()
+				l.applied(changes)
+				blocks = append(blocks, txs)
+				done += n
+			}
+			b.ResetTimer()
+			start := time.Now()
+			for _, txs := range blocks {
 				for _, tx := range txs {
 					if _, err := l.app.Check(tx, nil); err != nil {
 						b.Fatal(err)
 					}
 				}
 				l.block(b, txs)
-				elapsed += time.Since(start)
-				b.StopTimer()
-				l.applied(changes)
-				b.StartTimer()
-				done += n
 			}
-			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "transfers/s")
+			if err := l.store.Saved(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "transfers/s")
 		})
 	}
 }

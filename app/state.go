@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	corestore "cosmossdk.io/core/store"
-	"github.com/cosmos/iavl"
 )
 
 // Reader reads state: the working tree during a block, a committed version
@@ -33,6 +32,8 @@ func (emptyReader) Get([]byte) ([]byte, error) { return nil, nil }
 type workingKV struct{ store *Store }
 
 func (w *workingKV) Iterator(start, end []byte, ascending bool) (corestore.Iterator, error) {
+	w.store.workMu.Lock()
+	defer w.store.workMu.Unlock()
 	return w.store.tree.Iterator(start, end, ascending)
 }
 
@@ -81,19 +82,23 @@ func (w *workingKV) Delete(k []byte) error {
 
 // committedReader reads a committed version through the value cache.
 type committedReader struct {
-	tree  *iavl.ImmutableTree
-	store *Store
+	version int64
+	store   *Store
 }
 
 func (r committedReader) Get(k []byte) ([]byte, error) {
 	if indexed(k) {
-		return r.store.IndexGet(r.tree.Version(), k)
+		return r.store.IndexGet(r.version, k)
 	}
-	return r.store.cachedGet(r.tree.Version(), k, r.tree.Get)
+	return r.store.cachedGet(r.version, k, func(k []byte) ([]byte, error) { return r.store.readTree(r.version, k) })
 }
 
 func (r committedReader) Iterator(start, end []byte, ascending bool) (corestore.Iterator, error) {
-	return r.tree.Iterator(start, end, ascending)
+	tree, err := r.store.Version(r.version)
+	if err != nil {
+		return nil, err
+	}
+	return tree.Iterator(start, end, ascending)
 }
 
 // scanPrefix calls fn for every key under prefix, in key order. Only rare

@@ -10,8 +10,6 @@ import (
 	idb "github.com/cosmos/iavl/db"
 	"github.com/syndtr/goleveldb/leveldb/filter"
 	"github.com/syndtr/goleveldb/leveldb/opt"
-
-	"github.com/consort-ledger/consort/crashpoint"
 )
 
 // Store is the ledger state: one IAVL tree on goleveldb whose root hash is the
@@ -35,15 +33,33 @@ type Store struct {
 	// node with the writer.
 	reader *iavl.MutableTree
 
-	mu        sync.RWMutex // guards committed and values, read by queries and CheckTx
-	committed *iavl.ImmutableTree
-	values    *valueCache
+	// mu guards the fields below, read by queries and CheckTx.
+	mu sync.RWMutex
+	// version and hash are the last committed version and its root hash.
+	// Commit sets them at once; the version is written to disk in the
+	// background (save.go).
+	version int64
+	hash    []byte
+	// saved is the last version on disk, nil before the first save ends.
+	// It is version, or version-1 while version is being saved.
+	saved *iavl.ImmutableTree
+	// unsaved holds the writes of version (nil = deleted) while it is
+	// being saved, nil otherwise. With saved (version-1) it answers any
+	// read of version: a key version did not write holds its earlier value.
+	unsaved map[string][]byte
+	// saving is closed when the save of version ends; saveErr is how the
+	// last save failed. After a failure the store refuses further blocks.
+	saving  chan struct{}
+	saveErr error
+	values  *valueCache
+	onSaved func(SaveReport)
 
 	// workMu guards the working tree and writes: the block path changes
-	// them, and before the first commit the peer filter reads them too.
+	// them, the background save holds it until the version is on disk, and
+	// before the first commit the peer filter reads them too.
 	workMu sync.Mutex
 	// writes are this block's writes (nil = deleted), which Commit hands to
-	// values.
+	// the save and to values.
 	writes map[string][]byte
 }
 
@@ -191,7 +207,7 @@ func (s *Store) snapshot(height int64) error {
 		return fmt.Errorf("open version %d: %w", height, err)
 	}
 	s.mu.Lock()
-	s.committed = imm
+	s.saved, s.version, s.hash = imm, height, imm.Hash()
 	s.values.reset(height)
 	s.mu.Unlock()
 	return nil
@@ -209,10 +225,7 @@ func (s *Store) SetInitialVersion(v int64) {
 func (s *Store) Height() int64 {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.committed == nil {
-		return 0
-	}
-	return s.committed.Version()
+	return s.version
 }
 
 // Hash is the root hash of the last committed version, nil before the
@@ -220,14 +233,15 @@ func (s *Store) Height() int64 {
 func (s *Store) Hash() []byte {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.committed == nil {
-		return nil
-	}
-	return s.committed.Hash()
+	return s.hash
 }
 
 // WorkingHash is the root hash including uncommitted writes.
-func (s *Store) WorkingHash() []byte { return s.tree.WorkingHash() }
+func (s *Store) WorkingHash() []byte {
+	s.workMu.Lock()
+	defer s.workMu.Unlock()
+	return s.tree.WorkingHash()
+}
 
 // Working is the uncommitted tree that FinalizeBlock writes.
 func (s *Store) Working() KV { return &workingKV{store: s} }
@@ -237,10 +251,10 @@ func (s *Store) Working() KV { return &workingKV{store: s} }
 func (s *Store) Committed() Reader {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	if s.committed == nil {
+	if s.version == 0 {
 		return emptyReader{}
 	}
-	return committedReader{tree: s.committed, store: s}
+	return committedReader{version: s.version, store: s}
 }
 
 // cachedGet reads key at version through the value cache, from read on a
@@ -262,16 +276,49 @@ func (s *Store) cachedGet(version int64, key []byte, read func([]byte) ([]byte, 
 	return v, nil
 }
 
-// Version returns a read-only view of a committed version, for queries and
-// proofs.
-func (s *Store) Version(height int64) (*iavl.ImmutableTree, error) {
-	if height == s.Height() {
-		s.mu.RLock()
-		defer s.mu.RUnlock()
-		return s.committed, nil
+// readTree reads key at a committed version from the tree, without
+// waiting for a save in progress: a key the unsaved version did not write
+// has the value it had in the version before, which is on disk.
+func (s *Store) readTree(version int64, key []byte) ([]byte, error) {
+	s.mu.RLock()
+	unsaved, latest, saved := s.unsaved, s.version, s.saved
+	s.mu.RUnlock()
+	if unsaved != nil && version == latest {
+		if v, ok := unsaved[string(key)]; ok {
+			return v, nil
+		}
+		if saved == nil {
+			return nil, nil // the first version: nothing before it
+		}
+		return saved.Get(key)
 	}
-	if height <= 0 || height > s.Height() {
-		return nil, fmt.Errorf("height %d not available: committed height is %d", height, s.Height())
+	tree, err := s.Version(version)
+	if err != nil {
+		return nil, err
+	}
+	return tree.Get(key)
+}
+
+// Version returns a read-only view of a committed version, for queries,
+// proofs and scans. For a version still being saved it waits for the save.
+func (s *Store) Version(height int64) (*iavl.ImmutableTree, error) {
+	s.mu.RLock()
+	latest, pending, saving := s.version, s.unsaved != nil, s.saving
+	s.mu.RUnlock()
+	if height <= 0 || height > latest {
+		return nil, fmt.Errorf("height %d not available: committed height is %d", height, latest)
+	}
+	if pending && height == latest {
+		<-saving
+	}
+	s.mu.RLock()
+	saved, err := s.saved, s.saveErr
+	s.mu.RUnlock()
+	if saved != nil && saved.Version() == height {
+		return saved, nil
+	}
+	if saved == nil || height > saved.Version() {
+		return nil, fmt.Errorf("height %d not available: saving it failed: %w", height, err)
 	}
 	return s.reader.GetImmutable(height)
 }
@@ -284,49 +331,19 @@ func (s *Store) Discard() {
 	clear(s.writes)
 }
 
-// Commit saves the working tree as the next version and records it as
-// committed. It returns the new app hash and version.
-func (s *Store) Commit() ([]byte, int64, error) {
-	s.workMu.Lock()
-	defer s.workMu.Unlock()
-	crashpoint.Hit(crashpoint.CommitStart, s.tree.WorkingVersion())
-	hash, version, err := s.tree.SaveVersion()
-	if err != nil {
-		return nil, 0, fmt.Errorf("save state version: %w", err)
+// Close waits for a save in progress and releases the database. It
+// returns the error the last save failed with, if any.
+func (s *Store) Close() error {
+	saveErr := s.Saved()
+	if err := s.db.Close(); err != nil {
+		return err
 	}
-	crashpoint.Hit(crashpoint.CommitAfterSave, version)
-	imm, err := s.reader.GetImmutable(version)
-	if err != nil {
-		return nil, 0, fmt.Errorf("open version %d: %w", version, err)
-	}
-	// The index and the height record in one synced batch (index.go), and
-	// under mu: an index read sees the height it belongs to.
-	batch := s.db.NewBatch()
-	defer batch.Close()
-	if err := writeIndex(batch, s.writes); err != nil {
-		return nil, 0, err
-	}
-	if err := batch.Set(stateFormatKey, stateFormat); err != nil {
-		return nil, 0, fmt.Errorf("record state format: %w", err)
-	}
-	if err := batch.Set(committedHeightKey, binary.BigEndian.AppendUint64(nil, uint64(version))); err != nil {
-		return nil, 0, fmt.Errorf("record committed height %d: %w", version, err)
-	}
-	s.mu.Lock()
-	if err := batch.WriteSync(); err != nil {
-		s.mu.Unlock()
-		return nil, 0, fmt.Errorf("record committed height %d: %w", version, err)
-	}
-	s.committed = imm
-	s.values.advance(version, s.writes)
-	s.mu.Unlock()
-	crashpoint.Hit(crashpoint.CommitAfterRecord, version)
-	s.writes = map[string][]byte{}
-	return hash, version, nil
+	return saveErr
 }
 
-// Close releases the database.
-func (s *Store) Close() error { return s.db.Close() }
-
 // WorkingVersion is the version the next Commit will save.
-func (s *Store) WorkingVersion() int64 { return s.tree.WorkingVersion() }
+func (s *Store) WorkingVersion() int64 {
+	s.workMu.Lock()
+	defer s.workMu.Unlock()
+	return s.tree.WorkingVersion()
+}

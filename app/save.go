@@ -1,0 +1,153 @@
+package app
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	"github.com/consort-ledger/consort/crashpoint"
+)
+
+// Saving a version to disk runs in the background.
+//
+// Why: the app hash of block N is computed in FinalizeBlock, and writing
+// the version's new tree nodes to leveldb (IAVL's SaveVersion) was about
+// 40% of the time CometBFT's consensus goroutine spent applying a block
+// (docs/benchmarks.md). CometBFT counts its timeout_commit from the moment
+// the precommits are in, so anything the block path does beyond that second
+// lengthens every block interval. Commit now hands the version to a
+// goroutine that saves it while consensus moves on to the next height; the
+// next block's execution waits for it (it holds workMu).
+//
+// What a reader sees: Commit makes the new version the committed one at
+// once (Height, Hash, Committed). A read of it that the value cache does
+// not answer looks in the version's own writes, then in the version before
+// it, which is on disk: a key the block did not write holds its earlier
+// value. Anything that needs the whole version (a proof, a scan, an
+// iterator, the index of balances) waits for the save.
+//
+// Crash safety is unchanged: the committed-height record is written, synced,
+// after SaveVersion, so a crash before it leaves the previous version on
+// disk and the store reopens there. CometBFT may by then have saved its own
+// state for the block; its handshake then finds the app one block behind
+// and replays that block, as it does after a crash inside Commit.
+
+// SaveReport describes one background save, for logs and metrics.
+type SaveReport struct {
+	Version  int64
+	Duration time.Duration
+	Err      error
+}
+
+// OnSaved makes fn be called after each version is saved to disk (or fails
+// to be), in the goroutine that saved it, for logs and metrics.
+func (s *Store) OnSaved(fn func(SaveReport)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.onSaved = fn
+}
+
+// Commit makes the working tree the next committed version and starts
+// saving it to disk. It returns the version's app hash and number. A save
+// that failed is reported by the next Commit, by Saved and by Close, and
+// the store takes no more blocks.
+func (s *Store) Commit() ([]byte, int64, error) {
+	s.workMu.Lock() // released by save, once the version is on disk
+	if err := s.lastSaveErr(); err != nil {
+		s.workMu.Unlock()
+		return nil, 0, err
+	}
+	version := s.tree.WorkingVersion()
+	crashpoint.Hit(crashpoint.CommitStart, version)
+	hash := s.tree.WorkingHash()
+	writes := s.writes
+	s.writes = map[string][]byte{}
+	saving := make(chan struct{})
+	s.mu.Lock()
+	s.version, s.hash, s.unsaved, s.saving = version, hash, writes, saving
+	s.values.advance(version, writes)
+	s.mu.Unlock()
+	go s.save(version, hash, writes, saving)
+	return hash, version, nil
+}
+
+// save writes version to disk, then makes it the saved one. It runs with
+// workMu held by Commit and releases it.
+func (s *Store) save(version int64, hash []byte, writes map[string][]byte, saving chan struct{}) {
+	start := time.Now()
+	err := s.persist(version, hash, writes)
+	s.mu.Lock()
+	if err != nil {
+		s.saveErr = err
+	}
+	s.unsaved = nil
+	onSaved := s.onSaved
+	s.mu.Unlock()
+	close(saving)
+	s.workMu.Unlock()
+	if err == nil {
+		crashpoint.Hit(crashpoint.CommitAfterRecord, version)
+	}
+	if onSaved != nil {
+		onSaved(SaveReport{Version: version, Duration: time.Since(start), Err: err})
+	}
+}
+
+// persist saves the tree's version, then records it as committed together
+// with its index writes in one synced batch (index.go).
+func (s *Store) persist(version int64, hash []byte, writes map[string][]byte) error {
+	savedHash, savedVersion, err := s.tree.SaveVersion()
+	if err != nil {
+		return fmt.Errorf("save state version %d: %w", version, err)
+	}
+	if savedVersion != version || !bytes.Equal(savedHash, hash) {
+		return fmt.Errorf("save state version %d: IAVL saved version %d with hash %X, the block's app hash is %X", version, savedVersion, savedHash, hash)
+	}
+	crashpoint.Hit(crashpoint.CommitAfterSave, version)
+	imm, err := s.reader.GetImmutable(version)
+	if err != nil {
+		return fmt.Errorf("open version %d: %w", version, err)
+	}
+	batch := s.db.NewBatchWithSize(indexBatchSize(writes))
+	defer batch.Close()
+	if err := writeIndex(batch, writes); err != nil {
+		return err
+	}
+	if err := batch.Set(stateFormatKey, stateFormat); err != nil {
+		return fmt.Errorf("record state format: %w", err)
+	}
+	if err := batch.Set(committedHeightKey, binary.BigEndian.AppendUint64(nil, uint64(version))); err != nil {
+		return fmt.Errorf("record committed height %d: %w", version, err)
+	}
+	// Under mu: an index read at the latest height sees either the
+	// unsaved writes over the previous index, or this index.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := batch.WriteSync(); err != nil {
+		return fmt.Errorf("record committed height %d: %w", version, err)
+	}
+	s.saved = imm
+	return nil
+}
+
+// Saved waits until no version is being saved and returns the error the
+// last save failed with, nil if it succeeded.
+func (s *Store) Saved() error {
+	s.mu.RLock()
+	saving := s.saving
+	s.mu.RUnlock()
+	if saving != nil {
+		<-saving
+	}
+	return s.lastSaveErr()
+}
+
+func (s *Store) lastSaveErr() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.saveErr != nil {
+		return fmt.Errorf("the state could not be saved; restart the node to replay the block: %w", s.saveErr)
+	}
+	return nil
+}
