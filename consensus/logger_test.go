@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	cmtlog "github.com/cometbft/cometbft/libs/log"
 )
@@ -57,8 +58,21 @@ func TestCometLoggerFields(t *testing.T) {
 			t.Errorf("field %q: got %v (present %v), want %v", k, g, ok, w)
 		}
 	}
-	if _, ok := got["time"]; !ok {
+	if ts, ok := got["time"].(string); !ok {
 		t.Errorf("no time field in %v", got)
+	} else if _, err := time.Parse("2006-01-02T15:04:05.000Z07:00", ts); err != nil {
+		t.Errorf("time %q is not RFC 3339 with milliseconds: %v", ts, err)
+	}
+}
+
+// TestPerRequestLinesAtDebug: CometBFT's one info line per websocket
+// request is logged at debug; other info lines stay at info.
+func TestPerRequestLinesAtDebug(t *testing.T) {
+	if got := logOne(t, func(l cmtlog.Logger) { l.Info("WSJSONRPC", "method", "broadcast_tx_sync") })["level"]; got != "debug" {
+		t.Errorf("WSJSONRPC logged at %v, want debug", got)
+	}
+	if got := logOne(t, func(l cmtlog.Logger) { l.Info("committed state", "height", 3) })["level"]; got != "info" {
+		t.Errorf("committed state logged at %v, want info", got)
 	}
 }
 
