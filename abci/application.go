@@ -320,7 +320,7 @@ func (a *Application) Commit(context.Context, *cmtabci.RequestCommit) (*cmtabci.
 	// reservations (or the reverse) could admit a double spend. CometBFT
 	// runs no CheckTx during Commit, but the app does not rely on it.
 	a.mu.Lock()
-	height, hash, err := a.ledger.Commit()
+	height, hash, save, err := a.ledger.CommitDeferred()
 	if err == nil {
 		a.pending = map[app.Outpoint][32]byte{}
 		a.decodedBefore, a.decoded = a.decoded, map[[32]byte]*app.Tx{}
@@ -330,6 +330,10 @@ func (a *Application) Commit(context.Context, *cmtabci.RequestCommit) (*cmtabci.
 		a.log.Error().Err(err).Msg("commit failed; halting")
 		return nil, err
 	}
+	// The version is written to disk beside the next height's work; the
+	// next FinalizeBlock waits for it (app/save.go), and observeSave
+	// reports it.
+	go save()
 	crashpoint.Hit(crashpoint.CommitEnd, height)
 	a.log.Debug().Int64("height", height).Hex("app_hash", hash).Msg("committed")
 	// The gauges read the new state, and a read the value cache misses may

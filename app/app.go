@@ -201,11 +201,17 @@ func (a *App) Execute(b Block) (*BlockResult, error) {
 	return res, nil
 }
 
-// Commit makes the working tree the new committed version, which is
-// saved to disk in the background (Store.Commit).
+// Commit makes the working tree the new committed version and saves it.
 func (a *App) Commit() (int64, []byte, error) {
 	hash, version, err := a.store.Commit()
 	return version, hash, err
+}
+
+// CommitDeferred makes the working tree the new committed version and
+// returns the save for the caller to run (Store.CommitDeferred).
+func (a *App) CommitDeferred() (int64, []byte, func(), error) {
+	hash, version, save, err := a.store.CommitDeferred()
+	return version, hash, save, err
 }
 
 // OnSaved makes fn be called after each background save (Store.OnSaved).

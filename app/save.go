@@ -4,28 +4,30 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/consort-ledger/consort/crashpoint"
 )
 
-// Saving a version to disk runs in the background.
+// Saving a version to disk can run beside the next height's work.
 //
 // Why: the app hash of block N is computed in FinalizeBlock, and writing
 // the version's new tree nodes to leveldb (IAVL's SaveVersion) was about
 // 40% of the time CometBFT's consensus goroutine spent applying a block
 // (docs/benchmarks.md). CometBFT counts its timeout_commit from the moment
 // the precommits are in, so anything the block path does beyond that second
-// lengthens every block interval. Commit now hands the version to a
-// goroutine that saves it while consensus moves on to the next height; the
-// next block's execution waits for it (it holds workMu).
+// lengthens every block interval. CommitDeferred makes the version the
+// committed one and returns the save for the caller to run (the ABCI layer
+// runs it in a goroutine of its own: this package starts none); the next
+// block's execution waits for it, as save holds workMu.
 //
-// What a reader sees: Commit makes the new version the committed one at
-// once (Height, Hash, Committed). A read of it that the value cache does
-// not answer looks in the version's own writes, then in the version before
-// it, which is on disk: a key the block did not write holds its earlier
-// value. Anything that needs the whole version (a proof, a scan, an
-// iterator, the index of balances) waits for the save.
+// What a reader sees: the new version is the committed one at once
+// (Height, Hash, Committed). A read of it that the value cache does not
+// answer looks in the version's own writes, then in the version before it,
+// which is on disk: a key the block did not write holds its earlier value.
+// Anything that needs the whole version (a proof, a scan, an iterator, the
+// index of balances) waits for the save.
 //
 // Crash safety is unchanged: the committed-height record is written, synced,
 // after SaveVersion, so a crash before it leaves the previous version on
@@ -41,26 +43,41 @@ type SaveReport struct {
 }
 
 // OnSaved makes fn be called after each version is saved to disk (or fails
-// to be), in the goroutine that saved it, for logs and metrics.
+// to be), in the goroutine that ran the save, for logs and metrics.
 func (s *Store) OnSaved(fn func(SaveReport)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.onSaved = fn
 }
 
-// Commit makes the working tree the next committed version and starts
-// saving it to disk. It returns the version's app hash and number. A save
-// that failed is reported by the next Commit, by Saved and by Close, and
-// the store takes no more blocks.
+// Commit makes the working tree the next committed version and saves it
+// to disk. It returns the version's app hash and number.
 func (s *Store) Commit() ([]byte, int64, error) {
+	hash, version, save, err := s.CommitDeferred()
+	if err != nil {
+		return nil, 0, err
+	}
+	save()
+	if err := s.lastSaveErr(); err != nil {
+		return nil, 0, err
+	}
+	return hash, version, nil
+}
+
+// CommitDeferred makes the working tree the next committed version and
+// returns its app hash and number, and save, which writes it to disk. The
+// caller must call save exactly once, from any goroutine; until it returns
+// the next block waits. A save that failed is reported by the next commit
+// or block, by Saved and by Close, and the store takes no more blocks.
+func (s *Store) CommitDeferred() (hash []byte, version int64, save func(), err error) {
 	s.workMu.Lock() // released by save, once the version is on disk
 	if err := s.lastSaveErr(); err != nil {
 		s.workMu.Unlock()
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
-	version := s.tree.WorkingVersion()
+	version = s.tree.WorkingVersion()
 	crashpoint.Hit(crashpoint.CommitStart, version)
-	hash := s.tree.WorkingHash()
+	hash = s.tree.WorkingHash()
 	writes := s.writes
 	s.writes = map[string][]byte{}
 	saving := make(chan struct{})
@@ -68,12 +85,12 @@ func (s *Store) Commit() ([]byte, int64, error) {
 	s.version, s.hash, s.unsaved, s.saving = version, hash, writes, saving
 	s.values.advance(version, writes)
 	s.mu.Unlock()
-	go s.save(version, hash, writes, saving)
-	return hash, version, nil
+	var once sync.Once
+	return hash, version, func() { once.Do(func() { s.save(version, hash, writes, saving) }) }, nil
 }
 
-// save writes version to disk, then makes it the saved one. It runs with
-// workMu held by Commit and releases it.
+// save writes version to disk, then makes it the saved one, and releases
+// workMu, which CommitDeferred took.
 func (s *Store) save(version int64, hash []byte, writes map[string][]byte, saving chan struct{}) {
 	start := time.Now()
 	err := s.persist(version, hash, writes)
