@@ -31,7 +31,7 @@ func checkAction(r Reader, tx *Tx, params Params, blk *blockContext) (*execution
 		if err != nil {
 			return err
 		}
-		attrs := []Attribute{{Key: "txid", Value: ex.id.String()}, {Key: "action", Value: rule.name}, {Key: "target", Value: target}}
+		attrs := []Attribute{{Key: "action", Value: rule.name}, {Key: "target", Value: target}}
 		for _, a := range s.approving {
 			attrs = append(attrs, Attribute{Key: "approver", Value: a.Name})
 		}

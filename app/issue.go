@@ -69,7 +69,7 @@ func checkMint(r Reader, tx *Tx, blk *blockContext) (*execution, error) {
 			return err
 		}
 		ex.events = []Event{{Type: "mint", Attributes: []Attribute{
-			{Key: "txid", Value: id.String()}, {Key: "issuer", Value: issuer}, {Key: "recipient", Value: m.To},
+			{Key: "issuer", Value: issuer}, {Key: "recipient", Value: m.To},
 			{Key: "asset", Value: m.Asset}, {Key: "amount", Value: strconv.FormatUint(m.Amount, 10)},
 		}}}
 		return adjustBalance(kv, m.To, m.Asset, m.Amount, 0)
@@ -150,7 +150,7 @@ func checkBurn(r Reader, tx *Tx, params Params, spent SpentFunc, blk *blockConte
 		return adjustBalance(kv, owner, b.Asset, 0, b.Amount)
 	}
 	events := []Event{{Type: "burn", Attributes: []Attribute{
-		{Key: "txid", Value: c.id.String()}, {Key: "issuer", Value: owner},
+		{Key: "issuer", Value: owner},
 		{Key: "asset", Value: b.Asset}, {Key: "amount", Value: strconv.FormatUint(b.Amount, 10)},
 	}}}
 	return &execution{tx: tx, id: c.id, authorize: authorize, apply: apply, events: events}, nil

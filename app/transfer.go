@@ -238,9 +238,10 @@ func (c *checkedTransfer) apply(kv KV) error {
 }
 
 // events describe an applied transfer for indexers and websocket clients:
-// one "transfer" event with the txid and every sender, recipient and asset.
+// one "transfer" event with every sender, recipient and asset (the txid is
+// in the "consort" event of every result).
 func (c *checkedTransfer) events() []Event {
-	attrs := []Attribute{{Key: "txid", Value: c.id.String()}} // so one event answers txid AND sender queries
+	attrs := make([]Attribute, 0, len(c.owners)+len(c.targets)+len(c.assets))
 	for _, o := range c.owners {
 		attrs = append(attrs, Attribute{Key: "sender", Value: o})
 	}
