@@ -399,7 +399,7 @@ func TestFinalizeBlock(t *testing.T) {
 		want     attrs
 	}{
 		{"transfer with change", pay, 0, attrs{
-			"consort.txid": {hexID(pay)},
+			"consort.txid":    {hexID(pay)},
 			"transfer.sender": {"alice"}, "transfer.recipient": {"bob", "alice"}, "transfer.asset": {"USD"},
 		}},
 		{"garbage", garbage, uint32(app.CodeMalformed), attrs{}},
@@ -407,7 +407,7 @@ func TestFinalizeBlock(t *testing.T) {
 			"consort.txid": {hexID(paySpent)},
 		}},
 		{"second transfer", bobPays, 0, attrs{
-			"consort.txid": {hexID(bobPays)},
+			"consort.txid":    {hexID(bobPays)},
 			"transfer.sender": {"bob"}, "transfer.recipient": {"alice"}, "transfer.asset": {"USD"},
 		}},
 	}
