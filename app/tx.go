@@ -595,23 +595,40 @@ func EncodeOutput(o Output) []byte {
 }
 
 // DecodeOutput parses an output or stored UTXO.
+// Like decodeOutputCanonical, owner and asset share one string made of b.
 func DecodeOutput(b []byte) (Output, error) {
 	var o Output
-	err := decodeFields(b, func(d *decoder, num int) (err error) {
+	var ownerAt, ownerLen, assetAt, assetLen int
+	d := decoder{b: b}
+	for {
+		num, ok, err := d.next()
+		if !ok {
+			if err != nil {
+				return o, err
+			}
+			break
+		}
+		var v []byte
 		switch num {
 		case 1:
-			o.Owner, err = d.string("output.owner")
+			v, err = d.bytes("output.owner")
+			ownerAt, ownerLen = len(b)-len(d.b)-len(v), len(v)
 		case 2:
-			o.Asset, err = d.string("output.asset")
+			v, err = d.bytes("output.asset")
+			assetAt, assetLen = len(b)-len(d.b)-len(v), len(v)
 		case 3:
 			o.Amount, err = d.uint("output.amount")
 		default:
 			err = unknownField("Output", num)
 		}
-		return err
-	})
-	if err != nil {
-		return o, err
+		if err != nil {
+			return o, err
+		}
+	}
+	if ownerLen+assetLen > 0 {
+		s := string(b)
+		o.Owner = s[ownerAt : ownerAt+ownerLen]
+		o.Asset = s[assetAt : assetAt+assetLen]
 	}
 	return o, nil
 }
