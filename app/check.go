@@ -46,13 +46,16 @@ type blockContext struct {
 	// and the keys they touch, which nothing else may change in the block.
 	fixedUpdates []policy.ValidatorPower
 	fixed        map[string]bool
+	// checkOnly is set when the transaction is only validated (mempool,
+	// proposals): nothing reads the events of its execution.
+	checkOnly bool
 }
 
 // validate decodes txBytes and checks every rule against r as if included
 // at height, without changing anything. The error wraps one of the
 // sentinels, whose code is the result.
 func (a *App) validate(r Reader, txBytes []byte, decoded *Tx, spent SpentFunc, height int64) (*Tx, error) {
-	ex, err := check(r, txBytes, decoded, spent, &blockContext{height: height, modules: a.modules})
+	ex, err := check(r, txBytes, decoded, spent, &blockContext{height: height, modules: a.modules, checkOnly: true})
 	if err != nil {
 		return nil, err
 	}
