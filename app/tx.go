@@ -204,17 +204,18 @@ func DecodeTx(b []byte) (*Tx, error) {
 	if len(b) == 0 {
 		return nil, rejectf(ErrMalformed, "empty transaction")
 	}
-	// Most transactions are transfers: their Transfer comes in the same
-	// allocation as the Tx (and goes unused by the others).
-	both := &struct {
-		tx       Tx
-		transfer Transfer
+	// Most transactions are transfers of one or two inputs to one or two
+	// outputs with one signature: their Transfer and lists come in the
+	// same allocation as the Tx (and go unused by the others).
+	all := &struct {
+		tx Tx
+		txLists
 	}{}
-	tx := &both.tx
+	tx := &all.tx
 	// One pass decodes and checks the canonical form (see canonReader):
 	// accepting exactly the bytes that Encode and EncodeBody would write
 	// for what was decoded.
-	if err := decodeTx(b, tx, &both.transfer); err != nil {
+	if err := decodeTx(b, tx, &all.txLists); err != nil {
 		return nil, rejectf(ErrMalformed, "%v", err)
 	}
 	if len(tx.BodyBytes) == 0 {
@@ -240,11 +241,22 @@ func DecodeTx(b []byte) (*Tx, error) {
 	return tx, nil
 }
 
+// txLists is where DecodeTx puts a transfer and, when they fit, its lists
+// and the signatures.
+type txLists struct {
+	transfer   Transfer
+	inputs     [2]Outpoint
+	outputs    [2]Output
+	signatures [1]Signature
+}
+
 // decodeTx reads a canonical Tx: body (not empty), signatures, pow nonce.
-// A transfer in the body is decoded into transfer.
-func decodeTx(b []byte, tx *Tx, transfer *Transfer) error {
-	if _, n := countElements(b); n > 0 {
+// A transfer in the body, and the lists that fit, are decoded into lists.
+func decodeTx(b []byte, tx *Tx, lists *txLists) error {
+	if _, n := countElements(b); n > len(lists.signatures) {
 		tx.Signatures = make([]Signature, 0, n)
+	} else if n > 0 {
+		tx.Signatures = lists.signatures[:0]
 	}
 	r := canonReader{b: b}
 	for r.more() {
@@ -260,7 +272,7 @@ func decodeTx(b []byte, tx *Tx, transfer *Transfer) error {
 			if tx.BodyBytes, err = r.bytes(typ, "tx.body", false); err != nil {
 				return err
 			}
-			if err := decodeBody(tx.BodyBytes, &tx.Body, transfer); err != nil {
+			if err := decodeBody(tx.BodyBytes, &tx.Body, lists); err != nil {
 				return err
 			}
 		case 2:
@@ -325,8 +337,8 @@ func decodeSignature(b []byte) (Signature, error) {
 
 // decodeBody reads a canonical TxBody. At most one message field may be
 // present (EncodeBody writes only one); a body with none is canonical, and
-// DecodeTx refuses it afterwards. A transfer is decoded into transfer.
-func decodeBody(b []byte, body *Body, transfer *Transfer) error {
+// DecodeTx refuses it afterwards. A transfer is decoded into lists.
+func decodeBody(b []byte, body *Body, lists *txLists) error {
 	r := canonReader{b: b}
 	for r.more() {
 		num, typ, err := r.key()
@@ -355,8 +367,8 @@ func decodeBody(b []byte, body *Body, transfer *Transfer) error {
 		case 10:
 			var raw []byte
 			if raw, err = r.bytes(typ, "body.transfer", true); err == nil {
-				body.Transfer = transfer
-				err = decodeTransfer(raw, body.Transfer)
+				body.Transfer = &lists.transfer
+				err = decodeTransfer(raw, lists)
 			}
 		case 11:
 			var raw []byte
@@ -405,14 +417,22 @@ func decodeAction(r *canonReader, num, typ int, body *Body) error {
 	return nil
 }
 
-// decodeTransfer reads a canonical Transfer: every input, then every output.
-func decodeTransfer(b []byte, t *Transfer) error {
+// decodeTransfer reads a canonical Transfer, every input and then every
+// output, into lists.transfer.
+func decodeTransfer(b []byte, lists *txLists) error {
+	t := &lists.transfer
 	nIn, nOut := countElements(b)
-	if nIn > 0 {
+	switch {
+	case nIn > len(lists.inputs):
 		t.Inputs = make([]Outpoint, 0, nIn)
+	case nIn > 0:
+		t.Inputs = lists.inputs[:0]
 	}
-	if nOut > 0 {
+	switch {
+	case nOut > len(lists.outputs):
 		t.Outputs = make([]Output, 0, nOut)
+	case nOut > 0:
+		t.Outputs = lists.outputs[:0]
 	}
 	r := canonReader{b: b}
 	for r.more() {
