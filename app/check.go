@@ -85,7 +85,7 @@ func ModuleOf(err error) string {
 // message. decoded, when not nil, is txBytes already decoded by DecodeTx
 // (a pure function of the bytes): the caller saves decoding again.
 func check(r Reader, txBytes []byte, decoded *Tx, spent SpentFunc, blk *blockContext) (*execution, error) {
-	params, err := LoadParams(r)
+	params, err := loadParams(r) // shared: read only
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +137,11 @@ func check(r Reader, txBytes []byte, decoded *Tx, spent SpentFunc, blk *blockCon
 	if err != nil {
 		return nil, err
 	}
-	ctx := &TxContext{State: r, Tx: tx, ID: ex.id, Params: params, Height: blk.height, authorize: ex.authorize}
+	// The modules get params of their own: a module that changed them
+	// must not change what the next transaction is checked with.
+	ctxParams := params
+	ctxParams.Modules = slices.Clone(params.Modules)
+	ctx := &TxContext{State: r, Tx: tx, ID: ex.id, Params: ctxParams, Height: blk.height, authorize: ex.authorize}
 	for _, name := range params.Modules {
 		m := findModule(blk.modules, name)
 		if m == nil {

@@ -1,6 +1,11 @@
 package app
 
-import "fmt"
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"sync/atomic"
+)
 
 // Typed access to the records in state. A read error is never the sender's
 // fault, so it is wrapped as ErrInternal: FinalizeBlock halts on it instead of
@@ -69,6 +74,27 @@ func loadBalance(r Reader, owner, asset string) (uint64, error) {
 
 // LoadParams reads the consensus params.
 func LoadParams(r Reader) (Params, error) {
+	p, err := loadParams(r)
+	p.Modules = slices.Clone(p.Modules)
+	return p, err
+}
+
+// lastParams is the last params record loadParams decoded, with its
+// bytes: every transaction reads the params, which only governance
+// changes. Decoding is a pure function of the bytes, so a hit cannot
+// change a result. Shared by every App of the process (they may run on
+// separate goroutines); an entry is never changed once stored.
+var lastParams atomic.Pointer[decodedParams]
+
+type decodedParams struct {
+	raw    []byte
+	params Params
+}
+
+// loadParams is LoadParams whose Modules may be shared with other
+// callers: they must not change its elements. (Its capacity is its
+// length, so an append copies it.)
+func loadParams(r Reader) (Params, error) {
 	b, err := r.Get([]byte(keyParams))
 	if err != nil {
 		return Params{}, internal(err, "params")
@@ -76,10 +102,15 @@ func LoadParams(r Reader) (Params, error) {
 	if b == nil {
 		return Params{}, fmt.Errorf("%w: params missing: chain not initialised", ErrInternal)
 	}
+	if last := lastParams.Load(); last != nil && bytes.Equal(last.raw, b) {
+		return last.params, nil
+	}
 	p, err := DecodeParams(b)
 	if err != nil {
 		return Params{}, internal(err, "params")
 	}
+	p.Modules = slices.Clip(p.Modules)
+	lastParams.Store(&decodedParams{raw: bytes.Clone(b), params: *p})
 	return *p, nil
 }
 
