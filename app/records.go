@@ -125,14 +125,29 @@ func encodeAccountKey(e *encoder, k AccountKey) {
 // The records read for every transaction (accounts, assets, params, coins,
 // balances) are decoded by loops over a decoder on the stack rather than
 // through decodeFields, whose callback makes its decoder escape to the heap.
+//
+// Most accounts have one key and one role: those come in the account's
+// own allocation.
 func DecodeAccount(b []byte) (*Account, error) {
-	a := &Account{}
+	all := &struct {
+		a     Account
+		key   [1]AccountKey
+		grant [1]Grant
+	}{}
+	a := &all.a
+	a.Keys, a.Grants = all.key[:0], all.grant[:0]
 	d := decoder{b: b}
 	for {
 		num, ok, err := d.next()
 		if !ok {
 			if err != nil {
 				return nil, err
+			}
+			if len(a.Keys) == 0 {
+				a.Keys = nil // as an account without keys always decoded
+			}
+			if len(a.Grants) == 0 {
+				a.Grants = nil
 			}
 			return a, nil
 		}
