@@ -98,12 +98,12 @@ func check(r Reader, txBytes []byte, decoded *Tx, spent SpentFunc, blk *blockCon
 			return nil, err
 		}
 	}
-	chainID, err := LoadChainID(r)
+	chainID, err := loadChainIDBytes(r)
 	if err != nil {
 		return nil, err
 	}
-	if tx.Body.ChainID != chainID {
-		return nil, rejectf(ErrWrongChainID, "transaction is for chain %s, this is %s", quote(tx.Body.ChainID), quote(chainID))
+	if tx.Body.ChainID != string(chainID) {
+		return nil, rejectf(ErrWrongChainID, "transaction is for chain %s, this is %s", quote(tx.Body.ChainID), quote(string(chainID)))
 	}
 	switch {
 	case len(tx.Body.Memo) > int(params.MaxMemoBytes):

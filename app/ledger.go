@@ -116,11 +116,18 @@ func loadParams(r Reader) (Params, error) {
 
 // LoadChainID reads the chain id fixed at genesis.
 func LoadChainID(r Reader) (string, error) {
+	b, err := loadChainIDBytes(r)
+	return string(b), err
+}
+
+// loadChainIDBytes is LoadChainID as the stored bytes, which the caller
+// must not change: comparing them with a string needs no copy.
+func loadChainIDBytes(r Reader) ([]byte, error) {
 	b, err := r.Get([]byte(keyChainID))
 	if err != nil {
-		return "", internal(err, "chain id")
+		return nil, internal(err, "chain id")
 	}
-	return string(b), nil
+	return b, nil
 }
 
 func saveAccount(kv KV, a *Account) error { return kv.Set(accountKey(a.Name), encodeAccount(a)) }
@@ -146,9 +153,14 @@ func spendUTXO(kv KV, o Outpoint, owner string) error {
 // Balances are kept beside the UTXOs so that a balance query can carry one
 // Merkle proof; an empty balance is removed rather than stored as zero.
 func adjustBalance(kv KV, owner, asset string, add, sub uint64) error {
-	cur, err := loadBalance(kv, owner, asset)
+	key := balanceKey(owner, asset)
+	b, err := kv.Get(key)
 	if err != nil {
-		return err
+		return internal(err, "balance "+owner+"/"+asset)
+	}
+	cur, err := DecodeBalance(b)
+	if err != nil {
+		return internal(err, "balance "+owner+"/"+asset)
 	}
 	next, ok := addAmount(cur, add)
 	if !ok || next < sub {
@@ -156,7 +168,7 @@ func adjustBalance(kv KV, owner, asset string, add, sub uint64) error {
 	}
 	next -= sub
 	if next == 0 {
-		return kv.Delete(balanceKey(owner, asset))
+		return kv.Delete(key)
 	}
-	return kv.Set(balanceKey(owner, asset), encodeBalance(next))
+	return kv.Set(key, encodeBalance(next))
 }

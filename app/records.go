@@ -1,5 +1,7 @@
 package app
 
+import "encoding/binary"
+
 // The records kept in the state tree, with their canonical encodings. The
 // schema is the same .proto as the transaction (docs/proto).
 
@@ -323,7 +325,7 @@ var paramsFieldNames = [...]string{1: "params.1", 2: "params.2", 3: "params.3", 
 
 // EncodeBalance and DecodeBalance: a balance is the message {uint64 amount = 1}.
 func encodeBalance(amount uint64) []byte {
-	var e encoder
+	e := encoder{buf: make([]byte, 0, 1+binary.MaxVarintLen64)} // one allocation
 	e.uint(1, amount)
 	return e.buf
 }

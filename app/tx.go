@@ -609,7 +609,9 @@ func (tx *Tx) AddSignature(s Signature) {
 
 // EncodeOutput returns the canonical bytes of an output (also a stored UTXO).
 func EncodeOutput(o Output) []byte {
-	var e encoder
+	// Sized for the longest form, so that it is one allocation: a key of
+	// one byte and a varint of at most ten per field.
+	e := encoder{buf: make([]byte, 0, 3*(1+binary.MaxVarintLen64)+len(o.Owner)+len(o.Asset))}
 	encodeOutput(&e, o)
 	return e.buf
 }
