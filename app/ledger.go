@@ -46,18 +46,27 @@ func loadAsset(r Reader, id string) (*Asset, error) {
 }
 
 func loadUTXO(r Reader, o Outpoint) (*Output, error) {
-	b, err := r.Get(utxoKey(o))
-	if err != nil {
-		return nil, internal(err, "utxo "+o.String())
-	}
-	if b == nil {
-		return nil, nil
-	}
-	out, err := DecodeOutput(b)
-	if err != nil {
-		return nil, internal(err, "utxo "+o.String())
+	out, found, err := getUTXO(r, o)
+	if !found || err != nil {
+		return nil, err
 	}
 	return &out, nil
+}
+
+// getUTXO is loadUTXO for callers that keep the coin by value (no
+// allocation for it); found is false when the coin does not exist.
+func getUTXO(r Reader, o Outpoint) (out Output, found bool, err error) {
+	b, err := r.Get(utxoKey(o))
+	if err != nil {
+		return Output{}, false, internal(err, "utxo "+o.String())
+	}
+	if b == nil {
+		return Output{}, false, nil
+	}
+	if out, err = DecodeOutput(b); err != nil {
+		return Output{}, false, internal(err, "utxo "+o.String())
+	}
+	return out, true, nil
 }
 
 func loadBalance(r Reader, owner, asset string) (uint64, error) {

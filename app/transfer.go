@@ -174,14 +174,14 @@ func (c *checkedTransfer) checkInputs(r Reader, spent SpentFunc) error {
 		if spent != nil && spent(in) {
 			return rejectf(ErrMempoolConflict, "input %d (%s)", i, in)
 		}
-		utxo, err := loadUTXO(r, in)
+		utxo, found, err := getUTXO(r, in)
 		if err != nil {
 			return err
 		}
-		if utxo == nil {
+		if !found {
 			return rejectf(ErrInputNotFound, "input %d (%s)", i, in)
 		}
-		c.inputs[i] = *utxo
+		c.inputs[i] = utxo
 		c.owners = appendNew(c.owners, utxo.Owner)
 	}
 	return nil
@@ -327,7 +327,16 @@ func (c *checkedTransfer) apply(kv KV) error {
 // events describe an applied transfer for indexers and websocket clients:
 // one "transfer" event with the txid and every sender, recipient and asset.
 func (c *checkedTransfer) events() []Event {
-	attrs := make([]Attribute, 0, 1+len(c.owners)+len(c.targets)+len(c.assets))
+	// The event and the attributes of a transfer from one account to one
+	// or two come in one allocation.
+	all := &struct {
+		event [1]Event
+		attrs [5]Attribute
+	}{}
+	attrs := all.attrs[:0]
+	if n := 1 + len(c.owners) + len(c.targets) + len(c.assets); n > len(all.attrs) {
+		attrs = make([]Attribute, 0, n)
+	}
 	attrs = append(attrs, Attribute{Key: "txid", Value: c.id.String()}) // so one event answers txid AND sender queries
 	for _, o := range c.owners {
 		attrs = append(attrs, Attribute{Key: "sender", Value: o})
@@ -342,7 +351,8 @@ func (c *checkedTransfer) events() []Event {
 	for _, a := range assets {
 		attrs = append(attrs, Attribute{Key: "asset", Value: a})
 	}
-	return []Event{{Type: "transfer", Attributes: attrs}}
+	all.event[0] = Event{Type: "transfer", Attributes: attrs}
+	return all.event[:]
 }
 
 func appendNew(list []string, s string) []string {
