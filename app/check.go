@@ -105,6 +105,7 @@ func check(r Reader, txBytes []byte, decoded *Tx, spent SpentFunc, blk *blockCon
 	if tx.Body.ChainID != string(chainID) {
 		return nil, rejectf(ErrWrongChainID, "transaction is for chain %s, this is %s", quote(tx.Body.ChainID), quote(string(chainID)))
 	}
+	rememberChainID(tx.Body.ChainID)
 	switch {
 	case len(tx.Body.Memo) > int(params.MaxMemoBytes):
 		return nil, rejectf(ErrTooLarge, "memo is %d bytes, limit %d", len(tx.Body.Memo), params.MaxMemoBytes)
@@ -138,10 +139,20 @@ func check(r Reader, txBytes []byte, decoded *Tx, spent SpentFunc, blk *blockCon
 		return nil, err
 	}
 	// The modules get params of their own: a module that changed them
-	// must not change what the next transaction is checked with.
-	ctxParams := params
-	ctxParams.Modules = slices.Clone(params.Modules)
-	ctx := &TxContext{State: r, Tx: tx, ID: ex.id, Params: ctxParams, Height: blk.height, authorize: ex.authorize}
+	// must not change what the next transaction is checked with. The
+	// context and (when short) its module list are one allocation.
+	all := &struct {
+		ctx     TxContext
+		modules [4]string
+	}{}
+	ctx := &all.ctx
+	*ctx = TxContext{State: r, Tx: tx, ID: ex.id, Params: params, Height: blk.height, authorize: ex.authorize}
+	if n := len(params.Modules); n > 0 && n <= len(all.modules) {
+		ctx.Params.Modules = all.modules[:n:n]
+		copy(ctx.Params.Modules, params.Modules)
+	} else {
+		ctx.Params.Modules = slices.Clone(params.Modules)
+	}
 	for _, name := range params.Modules {
 		m := findModule(blk.modules, name)
 		if m == nil {

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -357,7 +358,7 @@ func decodeBody(b []byte, body *Body, lists *txLists) error {
 		case 2:
 			var v []byte
 			v, err = r.bytes(typ, "body.chain_id", false)
-			body.ChainID = string(v)
+			body.ChainID = chainIDString(v)
 		case 3:
 			var v []byte
 			v, err = r.bytes(typ, "body.memo", false)
@@ -391,6 +392,31 @@ func decodeBody(b []byte, body *Body, lists *txLists) error {
 		}
 	}
 	return nil
+}
+
+// knownChainID is the chain id of the last transaction check found for
+// its state's chain: a node sees its own chain's id in almost every
+// transaction, and DecodeTx reuses the string rather than copy it each
+// time. Transactions for other chains do not replace it. Shared by every
+// App of the process; a string never changes, so which one is kept
+// cannot change a result.
+var knownChainID atomic.Pointer[string]
+
+// chainIDString returns v as a string: knownChainID when equal.
+func chainIDString(v []byte) string {
+	if known := knownChainID.Load(); known != nil && *known == string(v) {
+		return *known
+	}
+	return string(v)
+}
+
+// rememberChainID makes id, the chain id of a state, the one DecodeTx
+// reuses.
+func rememberChainID(id string) {
+	if known := knownChainID.Load(); known == nil || *known != id {
+		s := id // on the heap only when stored
+		knownChainID.Store(&s)
+	}
 }
 
 // decodeAction reads a governance action. Its decoder is the lenient
