@@ -46,13 +46,16 @@ type blockContext struct {
 	// and the keys they touch, which nothing else may change in the block.
 	fixedUpdates []policy.ValidatorPower
 	fixed        map[string]bool
+	// checkOnly is set when the transaction is only validated (mempool,
+	// proposals): nothing reads the events of its execution.
+	checkOnly bool
 }
 
 // validate decodes txBytes and checks every rule against r as if included
 // at height, without changing anything. The error wraps one of the
 // sentinels, whose code is the result.
 func (a *App) validate(r Reader, txBytes []byte, decoded *Tx, spent SpentFunc, height int64) (*Tx, error) {
-	ex, err := check(r, txBytes, decoded, spent, &blockContext{height: height, modules: a.modules})
+	ex, err := check(r, txBytes, decoded, spent, &blockContext{height: height, modules: a.modules, checkOnly: true})
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +85,7 @@ func ModuleOf(err error) string {
 // message. decoded, when not nil, is txBytes already decoded by DecodeTx
 // (a pure function of the bytes): the caller saves decoding again.
 func check(r Reader, txBytes []byte, decoded *Tx, spent SpentFunc, blk *blockContext) (*execution, error) {
-	params, err := LoadParams(r)
+	params, err := loadParams(r) // shared: read only
 	if err != nil {
 		return nil, err
 	}
@@ -95,13 +98,14 @@ func check(r Reader, txBytes []byte, decoded *Tx, spent SpentFunc, blk *blockCon
 			return nil, err
 		}
 	}
-	chainID, err := LoadChainID(r)
+	chainID, err := loadChainIDBytes(r)
 	if err != nil {
 		return nil, err
 	}
-	if tx.Body.ChainID != chainID {
-		return nil, rejectf(ErrWrongChainID, "transaction is for chain %s, this is %s", quote(tx.Body.ChainID), quote(chainID))
+	if tx.Body.ChainID != string(chainID) {
+		return nil, rejectf(ErrWrongChainID, "transaction is for chain %s, this is %s", quote(tx.Body.ChainID), quote(string(chainID)))
 	}
+	rememberChainID(tx.Body.ChainID)
 	switch {
 	case len(tx.Body.Memo) > int(params.MaxMemoBytes):
 		return nil, rejectf(ErrTooLarge, "memo is %d bytes, limit %d", len(tx.Body.Memo), params.MaxMemoBytes)
@@ -134,7 +138,21 @@ func check(r Reader, txBytes []byte, decoded *Tx, spent SpentFunc, blk *blockCon
 	if err != nil {
 		return nil, err
 	}
-	ctx := &TxContext{State: r, Tx: tx, ID: ex.id, Params: params, Height: blk.height, authorize: ex.authorize}
+	// The modules get params of their own: a module that changed them
+	// must not change what the next transaction is checked with. The
+	// context and (when short) its module list are one allocation.
+	all := &struct {
+		ctx     TxContext
+		modules [4]string
+	}{}
+	ctx := &all.ctx
+	*ctx = TxContext{State: r, Tx: tx, ID: ex.id, Params: params, Height: blk.height, authorize: ex.authorize}
+	if n := len(params.Modules); n > 0 && n <= len(all.modules) {
+		ctx.Params.Modules = all.modules[:n:n]
+		copy(ctx.Params.Modules, params.Modules)
+	} else {
+		ctx.Params.Modules = slices.Clone(params.Modules)
+	}
 	for _, name := range params.Modules {
 		m := findModule(blk.modules, name)
 		if m == nil {

@@ -1,6 +1,6 @@
 package app
 
-import "fmt"
+import "encoding/binary"
 
 // The records kept in the state tree, with their canonical encodings. The
 // schema is the same .proto as the transaction (docs/proto).
@@ -123,9 +123,36 @@ func encodeAccountKey(e *encoder, k AccountKey) {
 }
 
 // DecodeAccount parses a stored account (the value of an /account query).
+//
+// The records read for every transaction (accounts, assets, params, coins,
+// balances) are decoded by loops over a decoder on the stack rather than
+// through decodeFields, whose callback makes its decoder escape to the heap.
+//
+// Most accounts have one key and one role: those come in the account's
+// own allocation.
 func DecodeAccount(b []byte) (*Account, error) {
-	a := &Account{}
-	err := decodeFields(b, func(d *decoder, num int) (err error) {
+	all := &struct {
+		a     Account
+		key   [1]AccountKey
+		grant [1]Grant
+	}{}
+	a := &all.a
+	a.Keys, a.Grants = all.key[:0], all.grant[:0]
+	d := decoder{b: b}
+	for {
+		num, ok, err := d.next()
+		if !ok {
+			if err != nil {
+				return nil, err
+			}
+			if len(a.Keys) == 0 {
+				a.Keys = nil // as an account without keys always decoded
+			}
+			if len(a.Grants) == 0 {
+				a.Grants = nil
+			}
+			return a, nil
+		}
 		switch num {
 		case 1:
 			a.Name, err = d.string("account.name")
@@ -141,11 +168,12 @@ func DecodeAccount(b []byte) (*Account, error) {
 		case 4:
 			a.Threshold, err = d.uint32("account.threshold")
 		case 5:
-			return d.message("account.grants", func(raw []byte) error {
-				g, err := decodeGrant(raw)
+			var raw []byte
+			if raw, err = d.bytes("account.grants"); err == nil {
+				var g Grant
+				g, err = decodeGrant(raw)
 				a.Grants = append(a.Grants, g)
-				return err
-			})
+			}
 		case 6:
 			var s uint32
 			s, err = d.uint32("account.status")
@@ -153,17 +181,20 @@ func DecodeAccount(b []byte) (*Account, error) {
 		default:
 			err = unknownField("Account", num)
 		}
-		return err
-	})
-	if err != nil {
-		return nil, err
+		if err != nil {
+			return nil, err
+		}
 	}
-	return a, nil
 }
 
 func decodeAccountKey(b []byte) (AccountKey, error) {
 	var k AccountKey
-	err := decodeFields(b, func(d *decoder, num int) (err error) {
+	d := decoder{b: b}
+	for {
+		num, ok, err := d.next()
+		if !ok {
+			return k, err
+		}
 		switch num {
 		case 1:
 			var t uint32
@@ -176,12 +207,10 @@ func decodeAccountKey(b []byte) (AccountKey, error) {
 		default:
 			err = unknownField("AccountKey", num)
 		}
-		return err
-	})
-	if err != nil {
-		return k, err
+		if err != nil {
+			return k, err
+		}
 	}
-	return k, nil
 }
 
 func encodeAsset(a *Asset) []byte {
@@ -206,29 +235,36 @@ func encodeAssetTo(e *encoder, a *Asset) {
 // DecodeAsset parses a stored asset (the value of an /asset query).
 func DecodeAsset(b []byte) (*Asset, error) {
 	a := &Asset{}
-	err := decodeFields(b, func(d *decoder, num int) (err error) {
+	d := decoder{b: b}
+	for {
+		num, ok, err := d.next()
+		if !ok {
+			if err != nil {
+				return nil, err
+			}
+			return a, nil
+		}
 		switch num {
 		case 1:
 			a.ID, err = d.string("asset.id")
 		case 2:
 			a.Decimals, err = d.uint32("asset.decimals")
 		case 3:
-			return d.message("asset.issuers", func(raw []byte) error {
-				i, err := decodeIssuer(raw)
+			var raw []byte
+			if raw, err = d.bytes("asset.issuers"); err == nil {
+				var i Issuer
+				i, err = decodeIssuer(raw)
 				a.Issuers = append(a.Issuers, i)
-				return err
-			})
+			}
 		case 4:
 			a.Supply, err = d.uint("asset.supply")
 		default:
 			err = unknownField("Asset", num)
 		}
-		return err
-	})
-	if err != nil {
-		return nil, err
+		if err != nil {
+			return nil, err
+		}
 	}
-	return a, nil
 }
 
 func encodeParams(p *Params) []byte {
@@ -257,31 +293,39 @@ func (p *Params) fields() []*uint32 {
 func DecodeParams(b []byte) (*Params, error) {
 	p := &Params{}
 	fields := p.fields()
-	err := decodeFields(b, func(d *decoder, num int) (err error) {
+	d := decoder{b: b}
+	for {
+		num, ok, err := d.next()
+		if !ok {
+			if err != nil {
+				return nil, err
+			}
+			return p, nil
+		}
 		switch {
 		case num == 8:
 			var m string
 			m, err = d.string("params.modules")
 			p.Modules = append(p.Modules, m)
-			return err
 		case num == 9:
 			p.PowDifficultyBits, err = d.uint32("params.pow_difficulty_bits")
-			return err
 		case num >= len(fields) || fields[num] == nil:
-			return unknownField("Params", num)
+			err = unknownField("Params", num)
+		default:
+			*fields[num], err = d.uint32(paramsFieldNames[num])
 		}
-		*fields[num], err = d.uint32(fmt.Sprintf("params.%d", num))
-		return err
-	})
-	if err != nil {
-		return nil, err
+		if err != nil {
+			return nil, err
+		}
 	}
-	return p, nil
 }
+
+// paramsFieldNames name the uint32 params fields in decoding errors.
+var paramsFieldNames = [...]string{1: "params.1", 2: "params.2", 3: "params.3", 4: "params.4", 5: "params.5", 6: "params.6", 7: "params.7"}
 
 // EncodeBalance and DecodeBalance: a balance is the message {uint64 amount = 1}.
 func encodeBalance(amount uint64) []byte {
-	var e encoder
+	e := encoder{buf: make([]byte, 0, 1+binary.MaxVarintLen64)} // one allocation
 	e.uint(1, amount)
 	return e.buf
 }
@@ -289,17 +333,22 @@ func encodeBalance(amount uint64) []byte {
 // DecodeBalance parses a stored balance (the value of a /balance query).
 func DecodeBalance(b []byte) (uint64, error) {
 	var amount uint64
-	err := decodeFields(b, func(d *decoder, num int) (err error) {
-		if num != 1 {
-			return unknownField("Balance", num)
+	d := decoder{b: b}
+	for {
+		num, ok, err := d.next()
+		if !ok {
+			if err != nil {
+				return 0, err
+			}
+			return amount, nil
 		}
-		amount, err = d.uint("balance.amount")
-		return err
-	})
-	if err != nil {
-		return 0, err
+		if num != 1 {
+			return 0, unknownField("Balance", num)
+		}
+		if amount, err = d.uint("balance.amount"); err != nil {
+			return 0, err
+		}
 	}
-	return amount, nil
 }
 
 func encodeValidator(v *Validator) []byte {
@@ -340,7 +389,12 @@ func DecodeValidator(b []byte) (*Validator, error) {
 
 func decodeGrant(b []byte) (Grant, error) {
 	var g Grant
-	err := decodeFields(b, func(d *decoder, num int) (err error) {
+	d := decoder{b: b}
+	for {
+		num, ok, err := d.next()
+		if !ok {
+			return g, err
+		}
 		switch num {
 		case 1:
 			g.Role, err = d.string("grant.role")
@@ -349,14 +403,20 @@ func decodeGrant(b []byte) (Grant, error) {
 		default:
 			err = unknownField("Grant", num)
 		}
-		return err
-	})
-	return g, err
+		if err != nil {
+			return g, err
+		}
+	}
 }
 
 func decodeIssuer(b []byte) (Issuer, error) {
 	var i Issuer
-	err := decodeFields(b, func(d *decoder, num int) (err error) {
+	d := decoder{b: b}
+	for {
+		num, ok, err := d.next()
+		if !ok {
+			return i, err
+		}
 		switch num {
 		case 1:
 			i.Account, err = d.string("issuer.account")
@@ -367,7 +427,8 @@ func decodeIssuer(b []byte) (Issuer, error) {
 		default:
 			err = unknownField("Issuer", num)
 		}
-		return err
-	})
-	return i, err
+		if err != nil {
+			return i, err
+		}
+	}
 }

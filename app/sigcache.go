@@ -31,24 +31,23 @@ func newSigCache() *sigCache {
 
 // sigCacheKey is sha256 of the body bytes and every signature, each field
 // length-prefixed so that no two different transactions share an input.
+//
+// The input is gathered in a buffer on the stack (large enough for a
+// transfer with a few signatures) and hashed at once, which is a little
+// faster than writing each field into a digest.
 func sigCacheKey(tx *Tx) [32]byte {
-	h := sha256.New()
-	var n [8]byte
+	buf := make([]byte, 0, 1024)
 	field := func(b []byte) {
-		binary.BigEndian.PutUint64(n[:], uint64(len(b)))
-		h.Write(n[:])
-		h.Write(b)
+		buf = binary.BigEndian.AppendUint64(buf, uint64(len(b)))
+		buf = append(buf, b...)
 	}
 	field(tx.BodyBytes)
 	for _, s := range tx.Signatures {
-		binary.BigEndian.PutUint64(n[:], uint64(s.KeyType))
-		h.Write(n[:])
+		buf = binary.BigEndian.AppendUint64(buf, uint64(s.KeyType))
 		field(s.PublicKey)
 		field(s.Signature)
 	}
-	var k [32]byte
-	h.Sum(k[:0])
-	return k
+	return sha256.Sum256(buf)
 }
 
 func (c *sigCache) has(k [32]byte) bool {

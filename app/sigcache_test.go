@@ -1,6 +1,11 @@
 package app
 
-import "testing"
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"testing"
+)
 
 // The verified-signature cache must never let a transaction through that
 // verifying would refuse: a forged signature over a body whose genuine
@@ -59,5 +64,40 @@ func TestSigCacheKey(t *testing.T) {
 		if sigCacheKey(v) == k {
 			t.Errorf("variant %d has the same key", i)
 		}
+	}
+}
+
+// sigCacheKey is sha256 over the body and every signature, each field
+// length-prefixed, written here field by field into a digest: the key of
+// a transaction small enough for its stack buffer and of one larger agree
+// with it, and differ when any signed or signing byte does.
+func TestSigCacheKeyInput(t *testing.T) {
+	want := func(tx *Tx) [32]byte {
+		h := sha256.New()
+		field := func(b []byte) {
+			h.Write(binary.BigEndian.AppendUint64(nil, uint64(len(b))))
+			h.Write(b)
+		}
+		field(tx.BodyBytes)
+		for _, s := range tx.Signatures {
+			h.Write(binary.BigEndian.AppendUint64(nil, uint64(s.KeyType)))
+			field(s.PublicKey)
+			field(s.Signature)
+		}
+		return [32]byte(h.Sum(nil))
+	}
+	small := &Tx{BodyBytes: []byte("body"), Signatures: []Signature{{KeyType: KeyEd25519, PublicKey: []byte("pub"), Signature: []byte("sig")}}}
+	large := &Tx{BodyBytes: bytes.Repeat([]byte("b"), 3000), Signatures: []Signature{
+		{KeyType: KeyEd25519, PublicKey: bytes.Repeat([]byte("p"), 32), Signature: bytes.Repeat([]byte("s"), 64)},
+		{KeyType: KeyP256, PublicKey: bytes.Repeat([]byte("q"), 33), Signature: bytes.Repeat([]byte("t"), 64)},
+	}}
+	for _, tx := range []*Tx{small, large, {BodyBytes: []byte("unsigned")}} {
+		if got := sigCacheKey(tx); got != want(tx) {
+			t.Fatalf("key of a %d-byte body: %x, want %x", len(tx.BodyBytes), got, want(tx))
+		}
+	}
+	moved := &Tx{BodyBytes: []byte("bodyp"), Signatures: []Signature{{KeyType: KeyEd25519, PublicKey: []byte("ub"), Signature: []byte("sig")}}}
+	if sigCacheKey(moved) == sigCacheKey(small) {
+		t.Fatal("moving a byte from the public key into the body kept the key")
 	}
 }

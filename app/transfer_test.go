@@ -2,6 +2,8 @@ package app
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -233,4 +235,186 @@ func withNonce(t *testing.T, tx []byte) []byte {
 	d := decoded(t, tx)
 	d.PowNonce = 42
 	return d.Encode()
+}
+
+// wideLedger is a committed ledger of n accounts ("w0".."w<n-1>", each a
+// member with its own ed25519 key) for transfers with more inputs or
+// outputs than the fixture's four accounts allow. w0 holds coins: USD of
+// 100 each, then GOLD of 10 each.
+type wideLedger struct {
+	*fixture
+	keys      []testKey
+	usd, gold []Outpoint
+}
+
+func newWideLedger(t *testing.T, accounts, usdCoins, goldCoins int) *wideLedger {
+	t.Helper()
+	store, err := OpenStore(t.TempDir(), DefaultStoreConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	w := &wideLedger{fixture: &fixture{t: t, store: store, app: New(store)}}
+	g := Genesis{Assets: []GenesisAsset{{ID: "USD", Decimals: 2}, {ID: "GOLD", Decimals: 0}}}
+	for i := range accounts {
+		name := fmt.Sprintf("w%d", i)
+		k := newEdKey(name)
+		w.keys = append(w.keys, k)
+		g.Accounts = append(g.Accounts, GenesisAccount{Name: name, Organization: name, Roles: []string{"member"}, Keys: []GenesisKey{k.genesisKey(1)}})
+	}
+	gid := GenesisTxID(testChainID)
+	for range usdCoins {
+		w.usd = append(w.usd, Outpoint{gid, uint32(len(g.UTXOs))})
+		g.UTXOs = append(g.UTXOs, GenesisUTXO{Owner: "w0", Asset: "USD", Amount: "100"})
+	}
+	for range goldCoins {
+		w.gold = append(w.gold, Outpoint{gid, uint32(len(g.UTXOs))})
+		g.UTXOs = append(g.UTXOs, GenesisUTXO{Owner: "w0", Asset: "GOLD", Amount: "10"})
+	}
+	appState, err := json.Marshal(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.app.InitChain(testChainID, 1, appState, nil); err != nil {
+		t.Fatal(err)
+	}
+	w.commitBlock()
+	return w
+}
+
+// checkAndExecute checks tx against committed state, then executes it in a
+// block, and requires both to give code want with a log containing
+// wantLog. It returns the block's result.
+func (w *wideLedger) checkAndExecute(t *testing.T, tx []byte, want Code, wantLog string) TxResult {
+	t.Helper()
+	_, err := w.app.Check(tx, nil)
+	if got := CodeOf(err); got != want || want != CodeOK && !strings.Contains(err.Error(), wantLog) {
+		t.Fatalf("Check: got code %d (%v), want %d with %q", got, err, want, wantLog)
+	}
+	res := w.commitBlock(tx)[0]
+	if res.Code != want || !strings.Contains(res.Log, wantLog) {
+		t.Fatalf("block: got code %d (%s), want %d with %q", res.Code, res.Log, want, wantLog)
+	}
+	return res
+}
+
+// Transfers with more inputs or outputs than the checks scan for
+// duplicates (smallList) find them through a map: both ways must give the
+// same results.
+func TestTransferLongLists(t *testing.T) {
+	for _, n := range []int{smallList - 1, smallList, smallList + 1, 3 * smallList} {
+		t.Run(fmt.Sprintf("n=%d", n), func(t *testing.T) {
+			w := newWideLedger(t, n+1, n+1, 0)
+			pay := func(to ...int) []Output {
+				var outs []Output
+				for _, i := range to {
+					outs = append(outs, Output{Owner: fmt.Sprintf("w%d", i), Asset: "USD", Amount: 1})
+				}
+				return outs
+			}
+			seq := func(from, to int) []int { // from..to-1
+				var s []int
+				for i := from; i < to; i++ {
+					s = append(s, i)
+				}
+				return s
+			}
+			// n outputs, the last paying the same account as the second.
+			dupOut := append(pay(seq(1, n)...), Output{Owner: "w2", Asset: "USD", Amount: 1})
+			dupOut[0].Amount = 100 - uint64(n-1)
+			w.checkAndExecute(t, signTx(t, body(ins(w.usd[0]), dupOut...), w.keys[0]), CodeDuplicateOutput, fmt.Sprintf("output %d pays USD to w2 again", n-1))
+			// n inputs, the last spending the first again.
+			dupIn := append(slices.Clone(w.usd[:n-1]), w.usd[0])
+			w.checkAndExecute(t, signTx(t, body(dupIn, Output{"w1", "USD", 100 * uint64(n)}), w.keys[0]), CodeDuplicateInput, fmt.Sprintf("input %d spends", n-1))
+
+			// n distinct inputs paying n accounts: applied, with one
+			// event naming the sender, every recipient once and the asset.
+			outs := pay(seq(1, n+1)...)
+			outs[0].Amount = 100*uint64(n) - uint64(n-1)
+			res := w.checkAndExecute(t, signTx(t, body(w.usd[:n], outs...), w.keys[0]), CodeOK, "ok")
+			for i := 1; i <= n; i++ {
+				want := uint64(1)
+				if i == 1 {
+					want = outs[0].Amount
+				}
+				if got := w.balance(fmt.Sprintf("w%d", i), "USD"); got != want {
+					t.Errorf("w%d: balance %d, want %d", i, got, want)
+				}
+			}
+			if got := w.balance("w0", "USD"); got != 100 {
+				t.Errorf("w0: balance %d, want 100 (the coin not spent)", got)
+			}
+			var keys []string
+			for _, a := range res.Events[0].Attributes {
+				keys = append(keys, a.Key+"="+a.Value)
+			}
+			want := []string{"sender=w0"}
+			for i := 1; i <= n; i++ {
+				want = append(want, fmt.Sprintf("recipient=w%d", i))
+			}
+			want = append(want, "asset=USD")
+			if !slices.Equal(keys, want) {
+				t.Errorf("event attributes %v, want %v", keys, want)
+			}
+		})
+	}
+}
+
+// A transfer of two assets balances each on its own, and its event lists
+// the assets sorted whatever order the outputs name them in.
+func TestTransferTwoAssets(t *testing.T) {
+	w := newWideLedger(t, 3, 2, 2)
+	two := func(usdToW1, goldToW1, goldToW2 uint64) []byte {
+		return signTx(t, body(ins(w.usd[0], w.gold[0], w.usd[1]),
+			Output{"w1", "USD", usdToW1}, Output{"w1", "GOLD", goldToW1}, Output{"w2", "GOLD", goldToW2}, Output{"w2", "USD", 200 - usdToW1}), w.keys[0])
+	}
+	w.checkAndExecute(t, two(150, 5, 6), CodeUnbalanced, "GOLD: inputs 10, outputs 11")
+	bad := signTx(t, body(ins(w.usd[0], w.gold[0]), Output{"w1", "GOLD", 10}, Output{"w1", "USD", 99}), w.keys[0])
+	w.checkAndExecute(t, bad, CodeUnbalanced, "USD: inputs 100, outputs 99")
+	res := w.checkAndExecute(t, two(150, 4, 6), CodeOK, "ok")
+	var got []string
+	for _, a := range res.Events[0].Attributes {
+		got = append(got, a.Key+"="+a.Value)
+	}
+	if want := []string{"sender=w0", "recipient=w1", "recipient=w2", "asset=GOLD", "asset=USD"}; !slices.Equal(got, want) {
+		t.Errorf("event attributes %v, want %v", got, want)
+	}
+	for _, c := range []struct {
+		owner, asset string
+		want         uint64
+	}{{"w0", "USD", 0}, {"w0", "GOLD", 10}, {"w1", "USD", 150}, {"w1", "GOLD", 4}, {"w2", "USD", 50}, {"w2", "GOLD", 6}} {
+		if b := w.balance(c.owner, c.asset); b != c.want {
+			t.Errorf("%s %s: balance %d, want %d", c.owner, c.asset, b, c.want)
+		}
+	}
+}
+
+// An input owner who is also a recipient is checked with the account
+// loaded for the output: frozen and multi-sig rules still hold.
+func TestTransferOwnerAlsoRecipient(t *testing.T) {
+	f := newFixture(t)
+	usd := func(owner string, amount uint64) Output { return Output{Owner: owner, Asset: "USD", Amount: amount} }
+	for _, tc := range []struct {
+		name string
+		tx   []byte
+		want Code
+	}{
+		{"frozen owner paying itself change", signTx(t, body(ins(f.coinDave), usd("bob", 50), usd("dave", 50)), f.dave), CodeAccountFrozen},
+		{"multisig change below threshold", signTx(t, body(ins(f.coinCarol), usd("carol", 4000), usd("bob", 1000)), f.carol1), CodeThresholdNotMet},
+		{"owner paying itself, someone else signs", signTx(t, body(ins(f.coinBob), usd("bob", 2000)), f.alice), CodeThresholdNotMet},
+		{"multisig change", signTx(t, body(ins(f.coinCarol), usd("carol", 4000), usd("bob", 1000)), f.carol1, f.carol2), CodeOK},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := f.app.Check(tc.tx, nil)
+			if got := CodeOf(err); got != tc.want {
+				t.Fatalf("Check: got code %d (%v), want %d", got, err, tc.want)
+			}
+			if res := f.commitBlock(tc.tx); res[0].Code != tc.want {
+				t.Fatalf("block: got code %d (%s), want %d", res[0].Code, res[0].Log, tc.want)
+			}
+		})
+	}
+	if got := f.balance("carol", "USD"); got != 4000 {
+		t.Errorf("carol: balance %d, want 4000", got)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -204,17 +205,18 @@ func DecodeTx(b []byte) (*Tx, error) {
 	if len(b) == 0 {
 		return nil, rejectf(ErrMalformed, "empty transaction")
 	}
-	// Most transactions are transfers: their Transfer comes in the same
-	// allocation as the Tx (and goes unused by the others).
-	both := &struct {
-		tx       Tx
-		transfer Transfer
+	// Most transactions are transfers of one or two inputs to one or two
+	// outputs with one signature: their Transfer and lists come in the
+	// same allocation as the Tx (and go unused by the others).
+	all := &struct {
+		tx Tx
+		txLists
 	}{}
-	tx := &both.tx
+	tx := &all.tx
 	// One pass decodes and checks the canonical form (see canonReader):
 	// accepting exactly the bytes that Encode and EncodeBody would write
 	// for what was decoded.
-	if err := decodeTx(b, tx, &both.transfer); err != nil {
+	if err := decodeTx(b, tx, &all.txLists); err != nil {
 		return nil, rejectf(ErrMalformed, "%v", err)
 	}
 	if len(tx.BodyBytes) == 0 {
@@ -240,11 +242,22 @@ func DecodeTx(b []byte) (*Tx, error) {
 	return tx, nil
 }
 
+// txLists is where DecodeTx puts a transfer and, when they fit, its lists
+// and the signatures.
+type txLists struct {
+	transfer   Transfer
+	inputs     [2]Outpoint
+	outputs    [2]Output
+	signatures [1]Signature
+}
+
 // decodeTx reads a canonical Tx: body (not empty), signatures, pow nonce.
-// A transfer in the body is decoded into transfer.
-func decodeTx(b []byte, tx *Tx, transfer *Transfer) error {
-	if _, n := countElements(b); n > 0 {
+// A transfer in the body, and the lists that fit, are decoded into lists.
+func decodeTx(b []byte, tx *Tx, lists *txLists) error {
+	if _, n := countElements(b); n > len(lists.signatures) {
 		tx.Signatures = make([]Signature, 0, n)
+	} else if n > 0 {
+		tx.Signatures = lists.signatures[:0]
 	}
 	r := canonReader{b: b}
 	for r.more() {
@@ -260,7 +273,7 @@ func decodeTx(b []byte, tx *Tx, transfer *Transfer) error {
 			if tx.BodyBytes, err = r.bytes(typ, "tx.body", false); err != nil {
 				return err
 			}
-			if err := decodeBody(tx.BodyBytes, &tx.Body, transfer); err != nil {
+			if err := decodeBody(tx.BodyBytes, &tx.Body, lists); err != nil {
 				return err
 			}
 		case 2:
@@ -325,8 +338,8 @@ func decodeSignature(b []byte) (Signature, error) {
 
 // decodeBody reads a canonical TxBody. At most one message field may be
 // present (EncodeBody writes only one); a body with none is canonical, and
-// DecodeTx refuses it afterwards. A transfer is decoded into transfer.
-func decodeBody(b []byte, body *Body, transfer *Transfer) error {
+// DecodeTx refuses it afterwards. A transfer is decoded into lists.
+func decodeBody(b []byte, body *Body, lists *txLists) error {
 	r := canonReader{b: b}
 	for r.more() {
 		num, typ, err := r.key()
@@ -345,7 +358,7 @@ func decodeBody(b []byte, body *Body, transfer *Transfer) error {
 		case 2:
 			var v []byte
 			v, err = r.bytes(typ, "body.chain_id", false)
-			body.ChainID = string(v)
+			body.ChainID = chainIDString(v)
 		case 3:
 			var v []byte
 			v, err = r.bytes(typ, "body.memo", false)
@@ -355,8 +368,8 @@ func decodeBody(b []byte, body *Body, transfer *Transfer) error {
 		case 10:
 			var raw []byte
 			if raw, err = r.bytes(typ, "body.transfer", true); err == nil {
-				body.Transfer = transfer
-				err = decodeTransfer(raw, body.Transfer)
+				body.Transfer = &lists.transfer
+				err = decodeTransfer(raw, lists)
 			}
 		case 11:
 			var raw []byte
@@ -379,6 +392,31 @@ func decodeBody(b []byte, body *Body, transfer *Transfer) error {
 		}
 	}
 	return nil
+}
+
+// knownChainID is the chain id of the last transaction check found for
+// its state's chain: a node sees its own chain's id in almost every
+// transaction, and DecodeTx reuses the string rather than copy it each
+// time. Transactions for other chains do not replace it. Shared by every
+// App of the process; a string never changes, so which one is kept
+// cannot change a result.
+var knownChainID atomic.Pointer[string]
+
+// chainIDString returns v as a string: knownChainID when equal.
+func chainIDString(v []byte) string {
+	if known := knownChainID.Load(); known != nil && *known == string(v) {
+		return *known
+	}
+	return string(v)
+}
+
+// rememberChainID makes id, the chain id of a state, the one DecodeTx
+// reuses.
+func rememberChainID(id string) {
+	if known := knownChainID.Load(); known == nil || *known != id {
+		s := id // on the heap only when stored
+		knownChainID.Store(&s)
+	}
 }
 
 // decodeAction reads a governance action. Its decoder is the lenient
@@ -405,14 +443,22 @@ func decodeAction(r *canonReader, num, typ int, body *Body) error {
 	return nil
 }
 
-// decodeTransfer reads a canonical Transfer: every input, then every output.
-func decodeTransfer(b []byte, t *Transfer) error {
+// decodeTransfer reads a canonical Transfer, every input and then every
+// output, into lists.transfer.
+func decodeTransfer(b []byte, lists *txLists) error {
+	t := &lists.transfer
 	nIn, nOut := countElements(b)
-	if nIn > 0 {
+	switch {
+	case nIn > len(lists.inputs):
 		t.Inputs = make([]Outpoint, 0, nIn)
+	case nIn > 0:
+		t.Inputs = lists.inputs[:0]
 	}
-	if nOut > 0 {
+	switch {
+	case nOut > len(lists.outputs):
 		t.Outputs = make([]Output, 0, nOut)
+	case nOut > 0:
+		t.Outputs = lists.outputs[:0]
 	}
 	r := canonReader{b: b}
 	for r.more() {
@@ -589,29 +635,48 @@ func (tx *Tx) AddSignature(s Signature) {
 
 // EncodeOutput returns the canonical bytes of an output (also a stored UTXO).
 func EncodeOutput(o Output) []byte {
-	var e encoder
+	// Sized for the longest form, so that it is one allocation: a key of
+	// one byte and a varint of at most ten per field.
+	e := encoder{buf: make([]byte, 0, 3*(1+binary.MaxVarintLen64)+len(o.Owner)+len(o.Asset))}
 	encodeOutput(&e, o)
 	return e.buf
 }
 
 // DecodeOutput parses an output or stored UTXO.
+// Like decodeOutputCanonical, owner and asset share one string made of b.
 func DecodeOutput(b []byte) (Output, error) {
 	var o Output
-	err := decodeFields(b, func(d *decoder, num int) (err error) {
+	var ownerAt, ownerLen, assetAt, assetLen int
+	d := decoder{b: b}
+	for {
+		num, ok, err := d.next()
+		if !ok {
+			if err != nil {
+				return o, err
+			}
+			break
+		}
+		var v []byte
 		switch num {
 		case 1:
-			o.Owner, err = d.string("output.owner")
+			v, err = d.bytes("output.owner")
+			ownerAt, ownerLen = len(b)-len(d.b)-len(v), len(v)
 		case 2:
-			o.Asset, err = d.string("output.asset")
+			v, err = d.bytes("output.asset")
+			assetAt, assetLen = len(b)-len(d.b)-len(v), len(v)
 		case 3:
 			o.Amount, err = d.uint("output.amount")
 		default:
 			err = unknownField("Output", num)
 		}
-		return err
-	})
-	if err != nil {
-		return o, err
+		if err != nil {
+			return o, err
+		}
+	}
+	if ownerLen+assetLen > 0 {
+		s := string(b)
+		o.Owner = s[ownerAt : ownerAt+ownerLen]
+		o.Asset = s[assetAt : assetAt+assetLen]
 	}
 	return o, nil
 }
