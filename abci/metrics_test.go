@@ -121,7 +121,12 @@ func (c *meteredChain) block(txs ...[]byte) []uint32 {
 	if _, err := c.app.Commit(context.Background(), &cmtabci.RequestCommit{}); err != nil {
 		c.t.Fatalf("Commit: %v", err)
 	}
-	c.app.observing.Wait() // the gauges are updated beside the consensus goroutine
+	// The state is saved, and the gauges updated, beside the consensus
+	// goroutine.
+	if err := c.app.ledger.Saved(); err != nil {
+		c.t.Fatalf("save: %v", err)
+	}
+	c.app.observing.Wait()
 	c.height++
 	codes := make([]uint32, len(res.TxResults))
 	for i, r := range res.TxResults {

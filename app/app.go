@@ -214,6 +214,9 @@ func (a *App) CommitDeferred() (int64, []byte, func(), error) {
 	return version, hash, save, err
 }
 
+// Saved waits for a save in progress (Store.Saved).
+func (a *App) Saved() error { return a.store.Saved() }
+
 // OnSaved makes fn be called after each background save (Store.OnSaved).
 func (a *App) OnSaved(fn func(SaveReport)) { a.store.OnSaved(fn) }
 

@@ -94,21 +94,23 @@ func (s *Store) CommitDeferred() (hash []byte, version int64, save func(), err e
 func (s *Store) save(version int64, hash []byte, writes map[string][]byte, saving chan struct{}) {
 	start := time.Now()
 	err := s.persist(version, hash, writes)
+	if err == nil {
+		crashpoint.Hit(crashpoint.CommitAfterRecord, version)
+	}
+	s.mu.RLock()
+	onSaved := s.onSaved
+	s.mu.RUnlock()
+	if onSaved != nil { // before waiters are released: Saved means reported too
+		onSaved(SaveReport{Version: version, Duration: time.Since(start), Err: err})
+	}
 	s.mu.Lock()
 	if err != nil {
 		s.saveErr = err
 	}
 	s.unsaved = nil
-	onSaved := s.onSaved
 	s.mu.Unlock()
 	close(saving)
 	s.workMu.Unlock()
-	if err == nil {
-		crashpoint.Hit(crashpoint.CommitAfterRecord, version)
-	}
-	if onSaved != nil {
-		onSaved(SaveReport{Version: version, Duration: time.Since(start), Err: err})
-	}
 }
 
 // persist saves the tree's version, then records it as committed together
@@ -148,8 +150,9 @@ func (s *Store) persist(version int64, hash []byte, writes map[string][]byte) er
 	return nil
 }
 
-// Saved waits until no version is being saved and returns the error the
-// last save failed with, nil if it succeeded.
+// Saved waits until no version is being saved (and its OnSaved report is
+// made) and returns the error the last save failed with, nil if it
+// succeeded.
 func (s *Store) Saved() error {
 	s.mu.RLock()
 	saving := s.saving
