@@ -202,7 +202,11 @@ func DecodePause(b []byte) (Pause, error) {
 // activePauses returns the pauses (global and of these assets) in force.
 func activePauses(r Reader, assets []string) ([]policy.Pause, error) {
 	var out []policy.Pause
-	for _, asset := range append([]string{""}, assets...) {
+	for i := -1; i < len(assets); i++ { // the global pause (""), then each asset
+		asset := ""
+		if i >= 0 {
+			asset = assets[i]
+		}
 		b, err := r.Get(pauseKey(asset))
 		if err != nil {
 			return nil, internal(err, "pause")

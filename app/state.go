@@ -1,6 +1,7 @@
 package app
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	corestore "cosmossdk.io/core/store"
@@ -144,12 +145,26 @@ const (
 
 func accountKey(name string) []byte { return []byte(prefixAccount + name) }
 func assetKey(id string) []byte     { return []byte(prefixAsset + id) }
-func utxoKey(o Outpoint) []byte     { return append([]byte(prefixUTXO), outpointKeyBytes(o)...) }
+func utxoKey(o Outpoint) []byte {
+	return appendOutpoint(make([]byte, 0, len(prefixUTXO)+36), prefixUTXO, o)
+}
 func ownerPrefix(owner string) []byte {
 	return []byte(prefixOwner + owner + "/")
 }
+
+// ownerKey is ownerPrefix(owner) + the outpoint, built in one allocation:
+// a transfer builds three (docs/benchmarks.md).
 func ownerKey(owner string, o Outpoint) []byte {
-	return append(ownerPrefix(owner), outpointKeyBytes(o)...)
+	k := make([]byte, 0, len(prefixOwner)+len(owner)+1+36)
+	k = append(append(append(k, prefixOwner...), owner...), '/')
+	return appendOutpoint(k, "", o)
+}
+
+// appendOutpoint appends prefix and the outpoint's key bytes (txid ‖
+// index, big-endian) to k.
+func appendOutpoint(k []byte, prefix string, o Outpoint) []byte {
+	k = append(append(k, prefix...), o.TxID[:]...)
+	return binary.BigEndian.AppendUint32(k, o.Index)
 }
 func balanceKey(owner, asset string) []byte {
 	return []byte(prefixBalance + owner + "/" + asset)
