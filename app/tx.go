@@ -579,11 +579,7 @@ func decodeOutputCanonical(b []byte) (Output, error) {
 			return o, err
 		}
 	}
-	if ownerLen+assetLen > 0 {
-		s := string(b)
-		o.Owner = s[ownerAt : ownerAt+ownerLen]
-		o.Asset = s[assetAt : assetAt+assetLen]
-	}
+	o.Owner, o.Asset = ownerAndAsset(b, ownerAt, ownerLen, assetAt, assetLen)
 	return o, nil
 }
 
@@ -673,17 +669,19 @@ func DecodeOutput(b []byte) (Output, error) {
 			return o, err
 		}
 	}
-	if ownerLen+assetLen > 0 {
-		s := string(b)
-		o.Owner = s[ownerAt : ownerAt+ownerLen]
-		o.Asset = s[assetAt : assetAt+assetLen]
-	}
+	o.Owner, o.Asset = ownerAndAsset(b, ownerAt, ownerLen, assetAt, assetLen)
 	return o, nil
 }
 
-// outpointKeyBytes is the fixed-width form used inside store keys: txid‖index (big-endian).
-func outpointKeyBytes(o Outpoint) []byte {
-	k := make([]byte, 0, 36)
-	k = append(k, o.TxID[:]...)
-	return binary.BigEndian.AppendUint32(k, o.Index)
+// ownerAndAsset cuts an output's owner and asset out of its encoding b, at
+// the offsets its decoder found, sharing one string made of b.
+func ownerAndAsset(b []byte, ownerAt, ownerLen, assetAt, assetLen int) (owner, asset string) {
+	if ownerLen+assetLen == 0 {
+		return "", ""
+	}
+	s := string(b)
+	return s[ownerAt : ownerAt+ownerLen], s[assetAt : assetAt+assetLen]
 }
+
+// outpointKeyBytes is the fixed-width form used inside store keys: txid‖index (big-endian).
+func outpointKeyBytes(o Outpoint) []byte { return appendOutpoint(make([]byte, 0, 36), "", o) }
