@@ -356,6 +356,13 @@ func (a *Application) observeSave(r app.SaveReport) {
 		return
 	}
 	a.log.Debug().Int64("height", r.Version).Dur("took", r.Duration).Msg("state saved")
+	a.metrics.OldestVersion.Set(float64(r.Oldest))
+	switch p := r.Prune; {
+	case p.Err != nil:
+		a.log.Error().Err(p.Err).Int64("height", r.Version).Msg("pruning old versions of the state failed: they stay on disk, and pruning is off until the node restarts")
+	case p.To >= p.From:
+		a.log.Debug().Int64("from", p.From).Int64("to", p.To).Dur("took", p.Duration).Msg("old state versions pruned")
+	}
 }
 
 // Peer filter paths CometBFT queries when config.toml sets filter_peers.

@@ -60,6 +60,10 @@ type Metrics struct {
 	// CommitDuration is the time saving a block's state to disk takes, in
 	// the background after Commit: consort_commit_duration_seconds.
 	CommitDuration prometheus.Histogram
+	// OldestVersion is the oldest height whose ledger state is still on
+	// disk, after pruning (state.keep_versions):
+	// consort_state_oldest_version.
+	OldestVersion prometheus.Gauge
 
 	// Supply is the total supply of an asset in base units, read after each
 	// block for the assets a block minted, burned or created since this
@@ -93,6 +97,7 @@ func PrometheusMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m.CheckTxDuration = promreg.Register(r, m.CheckTxDuration)
 	m.FinalizeBlockDuration = promreg.Register(r, m.FinalizeBlockDuration)
 	m.CommitDuration = promreg.Register(r, m.CommitDuration)
+	m.OldestVersion = promreg.Register(r, m.OldestVersion)
 	m.Supply = promreg.Register(r, m.Supply)
 	m.Paused = promreg.Register(r, m.Paused)
 	m.UTXOs = promreg.Register(r, m.UTXOs)
@@ -131,10 +136,11 @@ func newMetrics() *Metrics {
 		CommitDuration:        histogram("commit_duration_seconds", "Time saving a block's state to disk takes (in the background, after Commit).", prometheus.ExponentialBuckets(0.001, 2, 14)),
 		Supply: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: MetricsNamespace, Name: "asset_supply",
 			Help: "Total supply of an asset in base units (exact below 2^53), for the assets minted, burned or created since the node started (and genesis assets on a node that ran genesis)."}, []string{"asset"}),
-		Paused:   gauge("paused", "1 while a global pause is in force for the next block, else 0."),
-		UTXOs:    gauge("utxos", "Unspent outputs after the last commit."),
-		Accounts: gauge("accounts", "Registered accounts after the last commit."),
-		Height:   gauge("committed_height", "Last height the ledger committed."),
+		OldestVersion: gauge("state_oldest_version", "Oldest height whose ledger state is still on disk (state.keep_versions prunes older ones)."),
+		Paused:        gauge("paused", "1 while a global pause is in force for the next block, else 0."),
+		UTXOs:         gauge("utxos", "Unspent outputs after the last commit."),
+		Accounts:      gauge("accounts", "Registered accounts after the last commit."),
+		Height:        gauge("committed_height", "Last height the ledger committed."),
 		ValidatorsPunished: prometheus.NewCounter(prometheus.CounterOpts{Namespace: MetricsNamespace, Name: "validators_punished_total",
 			Help: "Validators whose voting power the ledger took away for misbehaviour (duplicate votes, light client attacks) committed as evidence."}),
 	}

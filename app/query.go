@@ -72,10 +72,11 @@ func (a *App) query(path string, height int64, prove bool) (*QueryResult, error)
 	if height == 0 {
 		return nil, fmt.Errorf("%w: nothing committed yet", ErrNotFound)
 	}
-	tree, err := a.store.Version(height)
+	tree, release, err := a.store.HoldVersion(height)
 	if err != nil {
 		return nil, rejectf(ErrNotFound, "%v", err)
 	}
+	defer release() // not pruned while it is read
 	parts := strings.Split(strings.TrimPrefix(path, "/"), "/")
 	var key []byte
 	switch {

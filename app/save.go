@@ -40,6 +40,10 @@ type SaveReport struct {
 	Version  int64
 	Duration time.Duration
 	Err      error
+	// Prune is what pruning deleted after the save (prune.go), and Oldest
+	// the oldest version left on disk.
+	Prune  PruneReport
+	Oldest int64
 }
 
 // OnSaved makes fn be called after each version is saved to disk (or fails
@@ -83,6 +87,9 @@ func (s *Store) CommitDeferred() (hash []byte, version int64, save func(), err e
 	saving := make(chan struct{})
 	s.mu.Lock()
 	s.version, s.hash, s.unsaved, s.saving = version, hash, writes, saving
+	if s.oldest == 0 {
+		s.oldest = version // the first version
+	}
 	s.values.advance(version, writes)
 	s.mu.Unlock()
 	var once sync.Once
@@ -94,14 +101,17 @@ func (s *Store) CommitDeferred() (hash []byte, version int64, save func(), err e
 func (s *Store) save(version int64, hash []byte, writes map[string][]byte, saving chan struct{}) {
 	start := time.Now()
 	err := s.persist(version, hash, writes)
+	report := SaveReport{Version: version, Duration: time.Since(start), Err: err}
 	if err == nil {
 		crashpoint.Hit(crashpoint.CommitAfterRecord, version)
+		report.Prune = s.prune(version)
 	}
+	report.Oldest = s.Oldest()
 	s.mu.RLock()
 	onSaved := s.onSaved
 	s.mu.RUnlock()
 	if onSaved != nil { // before waiters are released: Saved means reported too
-		onSaved(SaveReport{Version: version, Duration: time.Since(start), Err: err})
+		onSaved(report)
 	}
 	s.mu.Lock()
 	if err != nil {

@@ -53,6 +53,13 @@ type Store struct {
 	saveErr error
 	values  *valueCache
 	onSaved func(SaveReport)
+	// keep is StoreConfig.KeepVersions; oldest is the oldest version on
+	// disk (0 before the first commit); held counts the readers of each
+	// held version; pruneErr stops pruning after a failure (prune.go).
+	keep     int64
+	oldest   int64
+	held     map[int64]int
+	pruneErr error
 
 	// workMu guards the working tree and writes: the block path changes
 	// them, the background save holds it until the version is on disk, and
@@ -74,8 +81,16 @@ type StoreConfig struct {
 	// misses, proofs and scans.
 	CacheSize int
 	// FlushThreshold is the size in bytes at which IAVL writes a leveldb
-	// batch while saving a version. Default 100000 (IAVL's own default).
+	// batch while saving or pruning a version. Default 8 MiB (IAVL's own
+	// is 100 kB): pruning one version must reach leveldb in one write to be
+	// crash-safe (prune.go), and it takes ~20 bytes per deleted node, about
+	// 1.5 MB for a block of 5,000 transfers; a save writes few large
+	// batches instead of a hundred small ones.
 	FlushThreshold int
+	// KeepVersions is how many recent versions stay on disk; older ones are
+	// pruned after each save (prune.go). Default 0: keep every version. At
+	// least MinKeepVersions otherwise.
+	KeepVersions int64
 	// WriteBuffer is leveldb's memtable size in bytes: larger means fewer,
 	// larger level-0 tables and less compaction. Default 16 MiB (leveldb's
 	// own is 4 MiB).
@@ -101,7 +116,7 @@ type StoreConfig struct {
 
 // DefaultStoreConfig returns the defaults stated in StoreConfig.
 func DefaultStoreConfig() StoreConfig {
-	return StoreConfig{CacheSize: 400_000, FlushThreshold: 100_000, WriteBuffer: 16 << 20, BlockCache: 32 << 20, BloomBits: 10, ValueCacheEntries: 200_000}
+	return StoreConfig{CacheSize: 400_000, FlushThreshold: 8 << 20, WriteBuffer: 16 << 20, BlockCache: 32 << 20, BloomBits: 10, ValueCacheEntries: 200_000}
 }
 
 var (
@@ -119,6 +134,9 @@ var (
 // OpenStore opens (or creates) the state under dir and loads the last
 // committed version.
 func OpenStore(dir string, cfg StoreConfig) (*Store, error) {
+	if cfg.KeepVersions < 0 || (cfg.KeepVersions > 0 && cfg.KeepVersions < MinKeepVersions) {
+		return nil, fmt.Errorf("keep %d versions of the state: want 0 (all) or at least %d", cfg.KeepVersions, MinKeepVersions)
+	}
 	opts := &opt.Options{WriteBuffer: cfg.WriteBuffer, BlockCacheCapacity: cfg.BlockCache}
 	if cfg.BloomBits > 0 {
 		opts.Filter = filter.NewBloomFilter(cfg.BloomBits)
@@ -127,7 +145,7 @@ func OpenStore(dir string, cfg StoreConfig) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open state database in %s: %w", dir, err)
 	}
-	s := &Store{db: db, values: newValueCache(cfg.ValueCacheEntries), writes: map[string][]byte{}}
+	s := &Store{db: db, values: newValueCache(cfg.ValueCacheEntries), writes: map[string][]byte{}, keep: cfg.KeepVersions, held: map[int64]int{}}
 	// Fast storage is skipped: it is a second index written beside each
 	// version, one more thing a crash could leave half-written.
 	var treeDB idb.DB = idb.NewPrefixDB(db, treePrefix)
@@ -163,6 +181,7 @@ func (s *Store) load() error {
 	if err := s.tree.LoadVersionForOverwriting(height); err != nil {
 		return fmt.Errorf("load state version %d: %w", height, err)
 	}
+	s.findOldest(height)
 	return s.snapshot(height)
 }
 
@@ -308,17 +327,23 @@ func (s *Store) Version(height int64) (*iavl.ImmutableTree, error) {
 	if height <= 0 || height > latest {
 		return nil, fmt.Errorf("height %d not available: committed height is %d", height, latest)
 	}
+	s.mu.RLock()
+	err := s.prunedErr(height)
+	s.mu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
 	if pending && height == latest {
 		<-saving
 	}
 	s.mu.RLock()
-	saved, err := s.saved, s.saveErr
+	saved, saveErr := s.saved, s.saveErr
 	s.mu.RUnlock()
 	if saved != nil && saved.Version() == height {
 		return saved, nil
 	}
 	if saved == nil || height > saved.Version() {
-		return nil, fmt.Errorf("height %d not available: saving it failed: %w", height, err)
+		return nil, fmt.Errorf("height %d not available: saving it failed: %w", height, saveErr)
 	}
 	return s.reader.GetImmutable(height)
 }

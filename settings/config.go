@@ -30,6 +30,7 @@ const (
 	EnvMetricsAllowPublic = "CONSORT_METRICS_ALLOW_PUBLIC" // metrics.allow_public
 	EnvMempoolRateLimit   = "CONSORT_MEMPOOL_RATE_LIMIT"   // mempool.rate_limit
 	EnvMempoolRateBurst   = "CONSORT_MEMPOOL_RATE_BURST"   // mempool.rate_burst
+	EnvStateKeepVersions  = "CONSORT_STATE_KEEP_VERSIONS"  // state.keep_versions
 	EnvSignerBackend      = "CONSORT_SIGNER_BACKEND"       // signer.backend
 	EnvSignerKey          = "CONSORT_SIGNER_KEY"           // signer.key
 	EnvVaultAddr          = "CONSORT_VAULT_ADDR"           // vault.address
@@ -55,6 +56,7 @@ type Config struct {
 	Log     Log
 	Metrics Metrics
 	Mempool Mempool
+	State   State
 	Signer  Signer
 	Vault   Vault
 
@@ -100,6 +102,16 @@ type Mempool struct {
 	RateBurst float64
 }
 
+// State is how much of the ledger state's history this node keeps. It is
+// node-local: it never changes what a block does.
+type State struct {
+	// KeepVersions is how many recent versions of the state (one per
+	// height) stay on disk for queries at a past height and their proofs;
+	// older ones are deleted after each block. Default 1000; 0 keeps every
+	// version; otherwise at least 2.
+	KeepVersions int64
+}
+
 // Signer chooses where the validator's consensus key lives.
 type Signer struct {
 	// Backend is "file" (HOME/config/priv_validator_key.json) or "vault"
@@ -141,6 +153,7 @@ func DefaultConfig() Config {
 	return Config{
 		Log:     Log{Level: "info", Format: "json"},
 		Mempool: Mempool{RateLimit: 100, RateBurst: 200},
+		State:   State{KeepVersions: 1000},
 		Signer:  Signer{Backend: BackendFile},
 		Vault:   Vault{Timeout: 2 * time.Second},
 	}
@@ -164,7 +177,7 @@ type field struct {
 	env []string
 	// secret fields come from the environment only and are never shown.
 	secret bool
-	ptr    func(c *Config) any // *string, *bool, *float64 or *time.Duration
+	ptr    func(c *Config) any // *string, *bool, *float64, *int64 or *time.Duration
 }
 
 // fields lists every setting, in the order of the documented file.
@@ -176,6 +189,7 @@ func fields() []field {
 		{key: "metrics.allow_public", env: []string{EnvMetricsAllowPublic}, ptr: func(c *Config) any { return &c.Metrics.AllowPublic }},
 		{key: "mempool.rate_limit", env: []string{EnvMempoolRateLimit}, ptr: func(c *Config) any { return &c.Mempool.RateLimit }},
 		{key: "mempool.rate_burst", env: []string{EnvMempoolRateBurst}, ptr: func(c *Config) any { return &c.Mempool.RateBurst }},
+		{key: "state.keep_versions", env: []string{EnvStateKeepVersions}, ptr: func(c *Config) any { return &c.State.KeepVersions }},
 		{key: "signer.backend", env: []string{EnvSignerBackend}, ptr: func(c *Config) any { return &c.Signer.Backend }},
 		{key: "signer.key", env: []string{EnvSignerKey}, ptr: func(c *Config) any { return &c.Signer.Key }},
 		{key: "vault.address", env: []string{EnvVaultAddr, EnvVaultCLIAddr}, ptr: func(c *Config) any { return &c.Vault.Address }},

@@ -215,11 +215,18 @@ func (c *Config) setText(f field, text, origin string) error {
 			return c.typeError(f, text, origin)
 		}
 		v = n
+	case *int64:
+		n, err := strconv.ParseInt(text, 10, 64)
+		if err != nil {
+			return c.typeError(f, text, origin)
+		}
+		v = n
 	}
 	return c.setValue(f, v, origin)
 }
 
 // setValue sets f to v as TOML decodes it: string, bool, int64 or float64;
+// an *int64 setting takes int64 only;
 // a duration is a string such as "2s".
 func (c *Config) setValue(f field, v any, origin string) error {
 	ok := true
@@ -242,6 +249,11 @@ func (c *Config) setValue(f field, v any, origin string) error {
 			*p = n
 		default:
 			ok = false
+		}
+	case *int64:
+		var n int64
+		if n, ok = v.(int64); ok {
+			*p = n
 		}
 	case *time.Duration:
 		var s string
@@ -269,6 +281,8 @@ func (c *Config) typeError(f field, v any, origin string) error {
 		want = "true or false"
 	case *float64:
 		want = "a number"
+	case *int64:
+		want = "a whole number"
 	case *time.Duration:
 		want = `a duration such as "2s"`
 	}

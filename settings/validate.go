@@ -85,6 +85,10 @@ func (c Config) Validate() error {
 		bad("mempool.rate_burst", b, "want at least 1 while mempool.rate_limit is on")
 	}
 
+	if k := c.State.KeepVersions; k < 0 || k == 1 {
+		bad("state.keep_versions", k, "want 0 (keep every version) or at least 2: while a version is saved, reads fall back to the one before it")
+	}
+
 	vault := c.Signer.Backend == BackendVault
 	switch c.Signer.Backend {
 	case BackendFile:

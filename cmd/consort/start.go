@@ -110,7 +110,9 @@ value or a setting mainnet forbids stops start with a message naming it.`,
 				logger.Warn().Str("module", "config").Msg(w)
 			}
 			mempool := abci.Config{RateLimit: abci.RateLimit{Rate: cfg.Mempool.RateLimit, Burst: cfg.Mempool.RateBurst}}
-			return runNode(cmd.Context(), g, conf, mempool, o.dev, vv, logger)
+			state := app.DefaultStoreConfig()
+			state.KeepVersions = cfg.State.KeepVersions
+			return runNode(cmd.Context(), g, conf, state, mempool, o.dev, vv, logger)
 		},
 	}
 	f := cmd.Flags()
@@ -190,8 +192,8 @@ func applyListenOverrides(conf *cmtcfg.Config, o initOptions) {
 // runNode opens the ledger, starts CometBFT in-process with it and runs
 // until ctx is cancelled. The state is closed after the node has stopped.
 // With vv the node signs with the Vault key, else with the home's key file.
-func runNode(ctx context.Context, g *globals, conf *cmtcfg.Config, mempool abci.Config, dev bool, vv *vaultValidator, logger zerolog.Logger) error {
-	store, err := app.OpenStore(appDataDir(g.home), app.DefaultStoreConfig())
+func runNode(ctx context.Context, g *globals, conf *cmtcfg.Config, state app.StoreConfig, mempool abci.Config, dev bool, vv *vaultValidator, logger zerolog.Logger) error {
+	store, err := app.OpenStore(appDataDir(g.home), state)
 	if err != nil {
 		return err
 	}
@@ -235,6 +237,7 @@ func runNode(ctx context.Context, g *globals, conf *cmtcfg.Config, mempool abci.
 func newABCIServerCmd(g *globals) *cobra.Command {
 	var addr, logLevel, logFormat string
 	var mempool abci.Config
+	state := app.DefaultStoreConfig()
 	cmd := &cobra.Command{
 		Use:   "abci-server",
 		Short: "Serve the ledger to a separate CometBFT process over ABCI",
@@ -251,7 +254,7 @@ The ledger state lives in H/data/app; the CometBFT node keeps its own home.`,
 			if err != nil {
 				return err
 			}
-			store, err := app.OpenStore(appDataDir(g.home), app.DefaultStoreConfig())
+			store, err := app.OpenStore(appDataDir(g.home), state)
 			if err != nil {
 				return err
 			}
@@ -265,6 +268,7 @@ The ledger state lives in H/data/app; the CometBFT node keeps its own home.`,
 	cmd.Flags().StringVar(&addr, "addr", "tcp://127.0.0.1:26658", "address to listen on (tcp://HOST:PORT or unix://PATH)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	cmd.Flags().StringVar(&logFormat, "log-format", "json", "log format: json or console")
+	cmd.Flags().Int64Var(&state.KeepVersions, "keep-versions", settings.DefaultConfig().State.KeepVersions, "recent versions of the ledger state to keep on disk; older ones are deleted after each block (0 = keep all, else at least 2)")
 	addMempoolFlags(cmd.Flags(), &mempool)
 	return cmd
 }

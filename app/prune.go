@@ -1,0 +1,149 @@
+package app
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/cosmos/iavl"
+)
+
+// Pruning keeps the last StoreConfig.KeepVersions versions of the tree on
+// disk and deletes older ones: without it the state database grows with
+// every block, by ~70 MiB a minute at 1,000 transfers/s (docs/benchmarks.md),
+// although the node only ever needs the latest version. Old versions serve
+// queries at a past height and their proofs; a pruned height is refused
+// with a message, and the blocks themselves stay in CometBFT's block store,
+// from which `consort audit` can rebuild any state.
+//
+// When: after each save, in the save's goroutine, before the next block may
+// write the tree (save holds workMu), so a prune never overlaps IAVL's
+// SaveVersion on the tree's shared batch. At most maxPrunedPerSave versions
+// go per save: a node that starts pruning with a long history behind it
+// catches up over many blocks instead of stalling one.
+//
+// Crash safety: IAVL deletes a version's nodes through the tree's batch and
+// writes it at the end of DeleteVersionsTo; a version is pruned by one call,
+// and the flush threshold (StoreConfig.FlushThreshold) is far above what one
+// version's deletions take, so the deletions of one version reach leveldb in
+// one atomic write: a crash leaves a version whole or gone. Were a version
+// left half-deleted all the same, IAVL could not walk it again: the prune
+// error is logged, pruning stops until a restart, and nothing the ledger
+// reads is affected, as only versions older than every reader's are touched.
+//
+// Readers: queries hold the version they read (HoldVersion), and a held
+// version is not pruned until it is released. Version refuses heights
+// already pruned, and the oldest version is moved up before the deletion
+// starts, so no new reader opens a version being deleted.
+
+// maxPrunedPerSave bounds the versions deleted after one save.
+const maxPrunedPerSave = 4
+
+// MinKeepVersions is the fewest versions pruning may keep: while version N
+// is being saved, reads of it fall back to version N-1 on disk (save.go).
+const MinKeepVersions = 2
+
+// PruneReport describes the versions deleted after one save.
+type PruneReport struct {
+	// From and To are the first and last version deleted; none when To < From.
+	From, To int64
+	Duration time.Duration
+	// Err is why pruning failed; it stays off until the node restarts.
+	Err error
+}
+
+// Oldest is the oldest version the store still has, 0 before the first
+// commit.
+func (s *Store) Oldest() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.version == 0 {
+		return 0
+	}
+	return s.oldest
+}
+
+// HoldVersion opens a committed version like Version, and keeps it from
+// being pruned until release is called. Call release exactly once.
+func (s *Store) HoldVersion(height int64) (tree *iavl.ImmutableTree, release func(), err error) {
+	s.mu.Lock()
+	if err := s.prunedErr(height); err != nil {
+		s.mu.Unlock()
+		return nil, nil, err
+	}
+	s.held[height]++
+	s.mu.Unlock()
+	release = func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.held[height]--; s.held[height] <= 0 {
+			delete(s.held, height)
+		}
+	}
+	t, err := s.Version(height)
+	if err != nil {
+		release()
+		return nil, nil, err
+	}
+	return t, release, nil
+}
+
+// prunedErr refuses a height below the oldest kept version. Call with mu
+// held.
+func (s *Store) prunedErr(height int64) error {
+	if height > 0 && height < s.oldest {
+		return fmt.Errorf("height %d was pruned: this node keeps the last %d versions of the state (state.keep_versions), the oldest it has is %d", height, s.keep, s.oldest)
+	}
+	return nil
+}
+
+// findOldest sets oldest to the first version on disk, after load.
+func (s *Store) findOldest(latest int64) {
+	lo, hi := int64(1), latest
+	for lo < hi { // the versions on disk are one run ending at latest
+		mid := lo + (hi-lo)/2
+		if s.tree.VersionExists(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	s.mu.Lock()
+	s.oldest = lo
+	s.mu.Unlock()
+}
+
+// prune deletes the versions that fall out of the kept window after
+// latest was saved, oldest first, sparing held ones and what any reader of
+// the versions kept may need. Call with workMu held.
+func (s *Store) prune(latest int64) PruneReport {
+	s.mu.Lock()
+	if s.keep == 0 || s.pruneErr != nil {
+		s.mu.Unlock()
+		return PruneReport{}
+	}
+	from, to := s.oldest, latest-s.keep
+	for h := range s.held {
+		to = min(to, h-1)
+	}
+	to = min(to, from+maxPrunedPerSave-1)
+	if to < from {
+		s.mu.Unlock()
+		return PruneReport{}
+	}
+	s.oldest = to + 1 // no new reader opens what is being deleted
+	s.mu.Unlock()
+
+	start := time.Now()
+	rep := PruneReport{From: from, To: to}
+	for v := from; v <= to; v++ {
+		if err := s.tree.DeleteVersionsTo(v); err != nil {
+			rep.Err = fmt.Errorf("prune state version %d: %w", v, err)
+			s.mu.Lock()
+			s.pruneErr = rep.Err
+			s.mu.Unlock()
+			break
+		}
+	}
+	rep.Duration = time.Since(start)
+	return rep
+}
