@@ -12,8 +12,8 @@ import (
 // every block, by ~70 MiB a minute at 1,000 transfers/s (docs/benchmarks.md),
 // although the node only ever needs the latest version. Old versions serve
 // queries at a past height and their proofs; a pruned height is refused
-// with a message, and the blocks themselves stay in CometBFT's block store,
-// from which `consort audit` can rebuild any state.
+// with a message; the blocks themselves stay in CometBFT's block store, so
+// `consort audit` still replays and checks every height.
 //
 // When: after each save, in the save's goroutine, before the next block may
 // write the tree (save holds workMu), so a prune never overlaps IAVL's
