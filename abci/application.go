@@ -359,7 +359,7 @@ func (a *Application) observeSave(r app.SaveReport) {
 	a.metrics.OldestVersion.Set(float64(r.Oldest))
 	switch p := r.Prune; {
 	case p.Err != nil:
-		a.log.Error().Err(p.Err).Int64("height", r.Version).Msg("pruning old versions of the state failed: they stay on disk, and pruning is off until the node restarts")
+		a.log.Error().Err(p.Err).Int64("height", r.Version).Msg("pruning old versions of the state failed: they stay on disk and this process prunes no more; the ledger itself is unaffected")
 	case p.To >= p.From:
 		a.log.Debug().Int64("from", p.From).Int64("to", p.To).Dur("took", p.Duration).Msg("old state versions pruned")
 	}

@@ -27,8 +27,9 @@ import (
 // version's deletions take, so the deletions of one version reach leveldb in
 // one atomic write: a crash leaves a version whole or gone. Were a version
 // left half-deleted all the same, IAVL could not walk it again: the prune
-// error is logged, pruning stops until a restart, and nothing the ledger
-// reads is affected, as only versions older than every reader's are touched.
+// error is logged and pruning stops (after a restart it fails again at the
+// same version); nothing the ledger reads is affected, as only versions
+// older than every reader's are touched.
 //
 // Readers: queries hold the version they read (HoldVersion), and a held
 // version is not pruned until it is released. Version refuses heights
@@ -47,7 +48,7 @@ type PruneReport struct {
 	// From and To are the first and last version deleted; none when To < From.
 	From, To int64
 	Duration time.Duration
-	// Err is why pruning failed; it stays off until the node restarts.
+	// Err is why pruning failed; the store prunes no more after it.
 	Err error
 }
 
