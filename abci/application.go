@@ -87,6 +87,7 @@ func New(cfg Config, ledger *app.App, logger zerolog.Logger, opts ...Option) *Ap
 		opt(a)
 	}
 	ledger.OnSaved(a.observeSave)
+	ledger.OnPruned(a.observePrune)
 	return a
 }
 
@@ -356,13 +357,15 @@ func (a *Application) observeSave(r app.SaveReport) {
 		return
 	}
 	a.log.Debug().Int64("height", r.Version).Dur("took", r.Duration).Msg("state saved")
-	a.metrics.OldestVersion.Set(float64(r.Oldest))
-	switch p := r.Prune; {
-	case p.Err != nil:
-		a.log.Error().Err(p.Err).Int64("height", r.Version).Msg("pruning old versions of the state failed: they stay on disk and this process prunes no more; the ledger itself is unaffected")
-	case p.To >= p.From:
-		a.log.Debug().Int64("from", p.From).Int64("to", p.To).Dur("took", p.Duration).Msg("old state versions pruned")
+}
+
+// observePrune logs a round of pruning old versions of the state.
+func (a *Application) observePrune(r app.PruneReport) {
+	if r.Err != nil {
+		a.log.Error().Err(r.Err).Msg("pruning old versions of the state failed: they stay on disk and this process prunes no more; the ledger itself is unaffected")
+		return
 	}
+	a.log.Debug().Int64("from", r.From).Int64("to", r.To).Dur("took", r.Duration).Msg("old state versions pruned")
 }
 
 // Peer filter paths CometBFT queries when config.toml sets filter_peers.

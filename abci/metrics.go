@@ -355,6 +355,7 @@ func (a *Application) observeCommit(height int64) {
 	}
 	a.lastObserved = height
 	a.metrics.Height.Set(float64(height))
+	a.metrics.OldestVersion.Set(float64(a.ledger.OldestVersion()))
 	for _, id := range a.gauges.take() {
 		res, err := a.ledger.Query("/asset/"+id, 0, false)
 		if err != nil || res == nil {

@@ -220,6 +220,12 @@ func (a *App) Saved() error { return a.store.Saved() }
 // OnSaved makes fn be called after each background save (Store.OnSaved).
 func (a *App) OnSaved(fn func(SaveReport)) { a.store.OnSaved(fn) }
 
+// OnPruned makes fn be called after each round of pruning (Store.OnPruned).
+func (a *App) OnPruned(fn func(PruneReport)) { a.store.OnPruned(fn) }
+
+// OldestVersion is the oldest height whose state is still on disk.
+func (a *App) OldestVersion() int64 { return a.store.Oldest() }
+
 // ProposalChecker validates the transactions of one proposed block in order,
 // against committed state plus what earlier transactions of the block spend.
 type ProposalChecker struct {

@@ -15,29 +15,40 @@ import (
 // with a message; the blocks themselves stay in CometBFT's block store, so
 // `consort audit` still replays and checks every height.
 //
-// When: after each save, in the save's goroutine, before the next block may
-// write the tree (save holds workMu), so a prune never overlaps IAVL's
-// SaveVersion on the tree's shared batch. At most maxPrunedPerSave versions
-// go per save: a node that starts pruning with a long history behind it
-// catches up over many blocks instead of stalling one.
+// When: after each save, in the save's goroutine once the version is on
+// disk and the next block may go on (save.go). Deleting a version means
+// walking its nodes and the next version's (IAVL v1 records no orphans), so
+// it costs about as much as saving one, and the nodes of a version a
+// thousand blocks old are no longer in the writer's node cache. The prune
+// therefore reads through a tree handle of its own, opened for each round
+// with a small cache: the writer's cache keeps the nodes the next blocks
+// need, the writer's lock and batch are not shared, and a prune may run
+// beside the next block and the next save. One round runs at a time; a save
+// that ends while one runs prunes nothing, and the next catches up. At most
+// maxPrunedPerSave versions go per round: a node that starts pruning with a
+// long history behind it catches up over many blocks instead of stalling.
 //
-// Crash safety: IAVL deletes a version's nodes through the tree's batch and
-// writes it at the end of DeleteVersionsTo; a version is pruned by one call,
-// and the flush threshold (StoreConfig.FlushThreshold) is far above what one
-// version's deletions take, so the deletions of one version reach leveldb in
-// one atomic write: a crash leaves a version whole or gone. Were a version
-// left half-deleted all the same, IAVL could not walk it again: the prune
-// error is logged and pruning stops (after a restart it fails again at the
-// same version); nothing the ledger reads is affected, as only versions
-// older than every reader's are touched.
+// Crash safety: IAVL deletes a version's nodes through the handle's batch
+// and writes it at the end of DeleteVersionsTo; each version is pruned by
+// one call, and the flush threshold (StoreConfig.FlushThreshold) is far
+// above what one version's deletions take, so the deletions of one version
+// reach leveldb in one atomic write: a crash leaves a version whole or gone.
+// Were a version left half-deleted all the same, IAVL could not walk it
+// again: the prune error is logged and pruning stops (after a restart it
+// fails again at the same version); nothing the ledger reads is affected,
+// as only versions older than every reader's are touched.
 //
 // Readers: queries hold the version they read (HoldVersion), and a held
 // version is not pruned until it is released. Version refuses heights
 // already pruned, and the oldest version is moved up before the deletion
 // starts, so no new reader opens a version being deleted.
 
-// maxPrunedPerSave bounds the versions deleted after one save.
+// maxPrunedPerSave bounds the versions deleted in one round.
 const maxPrunedPerSave = 4
+
+// pruneCacheSize is the node cache of a prune's own tree handle: its walks
+// read each node about once.
+const pruneCacheSize = 10_000
 
 // MinKeepVersions is the fewest versions pruning may keep: while version N
 // is being saved, reads of it fall back to version N-1 on disk (save.go).
@@ -47,6 +58,8 @@ const MinKeepVersions = 2
 type PruneReport struct {
 	// From and To are the first and last version deleted; none when To < From.
 	From, To int64
+	// Oldest is the oldest version left on disk.
+	Oldest   int64
 	Duration time.Duration
 	// Err is why pruning failed; the store prunes no more after it.
 	Err error
@@ -113,31 +126,48 @@ func (s *Store) findOldest(latest int64) {
 	s.mu.Unlock()
 }
 
-// prune deletes the versions that fall out of the kept window after
-// latest was saved, oldest first, sparing held ones and what any reader of
-// the versions kept may need. Call with workMu held.
-func (s *Store) prune(latest int64) PruneReport {
+// OnPruned makes fn be called after each round of pruning that deleted
+// versions or failed, in the goroutine that ran the save, for logs and
+// metrics.
+func (s *Store) OnPruned(fn func(PruneReport)) {
 	s.mu.Lock()
-	if s.keep == 0 || s.pruneErr != nil {
+	defer s.mu.Unlock()
+	s.onPruned = fn
+}
+
+// prune deletes the versions that fall out of the kept window after latest
+// was saved, oldest first, sparing held ones, unless a round from an
+// earlier save still runs. Call without workMu.
+func (s *Store) prune(latest int64) {
+	if !s.pruneMu.TryLock() {
+		return
+	}
+	defer s.pruneMu.Unlock()
+	s.mu.Lock()
+	if s.keep == 0 || s.pruneErr != nil || s.closed {
 		s.mu.Unlock()
-		return PruneReport{}
+		return
 	}
 	from, to := s.oldest, latest-s.keep
-	for h := range s.held {
+	for h := range s.held { // any order: the lowest counts
 		to = min(to, h-1)
 	}
 	to = min(to, from+maxPrunedPerSave-1)
 	if to < from {
 		s.mu.Unlock()
-		return PruneReport{}
+		return
 	}
 	s.oldest = to + 1 // no new reader opens what is being deleted
+	onPruned := s.onPruned
 	s.mu.Unlock()
 
 	start := time.Now()
-	rep := PruneReport{From: from, To: to}
+	rep := PruneReport{From: from, To: to, Oldest: to + 1}
+	// A fresh handle: it finds the latest version on disk itself, which
+	// IAVL checks the deleted ones against.
+	pruner := iavl.NewMutableTree(s.treeDB, pruneCacheSize, true, iavl.NewNopLogger(), iavl.FlushThresholdOption(s.flush))
 	for v := from; v <= to; v++ {
-		if err := s.tree.DeleteVersionsTo(v); err != nil {
+		if err := pruner.DeleteVersionsTo(v); err != nil {
 			rep.Err = fmt.Errorf("prune state version %d: %w", v, err)
 			s.mu.Lock()
 			s.pruneErr = rep.Err
@@ -145,6 +175,11 @@ func (s *Store) prune(latest int64) PruneReport {
 			break
 		}
 	}
+	if err := pruner.Close(); err != nil && rep.Err == nil {
+		rep.Err = fmt.Errorf("prune state versions: %w", err)
+	}
 	rep.Duration = time.Since(start)
-	return rep
+	if onPruned != nil {
+		onPruned(rep)
+	}
 }

@@ -40,10 +40,6 @@ type SaveReport struct {
 	Version  int64
 	Duration time.Duration
 	Err      error
-	// Prune is what pruning deleted after the save (prune.go), and Oldest
-	// the oldest version left on disk.
-	Prune  PruneReport
-	Oldest int64
 }
 
 // OnSaved makes fn be called after each version is saved to disk (or fails
@@ -70,8 +66,9 @@ func (s *Store) Commit() ([]byte, int64, error) {
 
 // CommitDeferred makes the working tree the next committed version and
 // returns its app hash and number, and save, which writes it to disk. The
-// caller must call save exactly once, from any goroutine; until it returns
-// the next block waits. A save that failed is reported by the next commit
+// caller must call save exactly once, from any goroutine; the next block
+// waits until the version is on disk, and save then prunes old versions
+// (prune.go) before it returns. A save that failed is reported by the next commit
 // or block, by Saved and by Close, and the store takes no more blocks.
 func (s *Store) CommitDeferred() (hash []byte, version int64, save func(), err error) {
 	s.workMu.Lock() // released by save, once the version is on disk
@@ -101,17 +98,14 @@ func (s *Store) CommitDeferred() (hash []byte, version int64, save func(), err e
 func (s *Store) save(version int64, hash []byte, writes map[string][]byte, saving chan struct{}) {
 	start := time.Now()
 	err := s.persist(version, hash, writes)
-	report := SaveReport{Version: version, Duration: time.Since(start), Err: err}
 	if err == nil {
 		crashpoint.Hit(crashpoint.CommitAfterRecord, version)
-		report.Prune = s.prune(version)
 	}
-	report.Oldest = s.Oldest()
 	s.mu.RLock()
 	onSaved := s.onSaved
 	s.mu.RUnlock()
 	if onSaved != nil { // before waiters are released: Saved means reported too
-		onSaved(report)
+		onSaved(SaveReport{Version: version, Duration: time.Since(start), Err: err})
 	}
 	s.mu.Lock()
 	if err != nil {
@@ -121,6 +115,9 @@ func (s *Store) save(version int64, hash []byte, writes map[string][]byte, savin
 	s.mu.Unlock()
 	close(saving)
 	s.workMu.Unlock()
+	if err == nil {
+		s.prune(version) // beside the next block (prune.go)
+	}
 }
 
 // persist saves the tree's version, then records it as committed together

@@ -60,6 +60,15 @@ type Store struct {
 	oldest   int64
 	held     map[int64]int
 	pruneErr error
+	onPruned func(PruneReport)
+	closed   bool
+
+	// pruneMu is held by a round of pruning (prune.go), which reads and
+	// deletes through its own handle on treeDB; flush is the handles'
+	// FlushThreshold.
+	pruneMu sync.Mutex
+	treeDB  idb.DB
+	flush   int
 
 	// workMu guards the working tree and writes: the block path changes
 	// them, the background save holds it until the version is on disk, and
@@ -152,6 +161,7 @@ func OpenStore(dir string, cfg StoreConfig) (*Store, error) {
 	if cfg.wrapTreeDB != nil {
 		treeDB = cfg.wrapTreeDB(treeDB)
 	}
+	s.treeDB, s.flush = treeDB, cfg.FlushThreshold
 	s.tree = iavl.NewMutableTree(treeDB, cfg.CacheSize, true, iavl.NewNopLogger(), iavl.FlushThresholdOption(cfg.FlushThreshold))
 	s.reader = iavl.NewMutableTree(treeDB, max(1, cfg.CacheSize/8), true, iavl.NewNopLogger())
 	if err := s.load(); err != nil {
@@ -356,10 +366,16 @@ func (s *Store) Discard() {
 	clear(s.writes)
 }
 
-// Close waits for a save in progress and releases the database. It
-// returns the error the last save failed with, if any.
+// Close waits for a save and a prune in progress and releases the
+// database; no prune starts after it. It returns the error the last save
+// failed with, if any.
 func (s *Store) Close() error {
 	saveErr := s.Saved()
+	s.pruneMu.Lock() // a prune still running
+	defer s.pruneMu.Unlock()
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
 	if err := s.db.Close(); err != nil {
 		return err
 	}
