@@ -16,17 +16,24 @@ import (
 // `consort audit` still replays and checks every height.
 //
 // When: after each save, in the save's goroutine once the version is on
-// disk and the next block may go on (save.go). Deleting a version means
-// walking its nodes and the next version's (IAVL v1 records no orphans), so
-// it costs about as much as saving one, and the nodes of a version a
-// thousand blocks old are no longer in the writer's node cache. The prune
-// therefore reads through a tree handle of its own, opened for each round
-// with a small cache: the writer's cache keeps the nodes the next blocks
-// need, the writer's lock and batch are not shared, and a prune may run
-// beside the next block and the next save. One round runs at a time; a save
-// that ends while one runs prunes nothing, and the next catches up. At most
-// maxPrunedPerSave versions go per round: a node that starts pruning with a
-// long history behind it catches up over many blocks instead of stalling.
+// disk and the next block may go on (save.go), so a prune runs beside the
+// next block. Deleting a version means walking its nodes and the next
+// version's (IAVL v1 records no orphans), about the work of saving one.
+// Which tree handle walks them depends on the window:
+//   - up to smallPruneWindow versions, the writer's own: the nodes of a
+//     version saved a few blocks ago are still in its node cache. Such a
+//     prune shares the handle's batch with SaveVersion, so the two take
+//     turns (treeBatchMu): the next save waits for a prune in progress.
+//   - a wider window, a handle of its own, opened for each round with a
+//     small cache: the nodes of a version hundreds of blocks old come from
+//     leveldb either way, and read through the writer's handle they would
+//     evict from its cache the nodes the next blocks need (measured: the
+//     rate fell to a third within ten minutes, docs/benchmarks.md). Its
+//     batch is its own, so it also runs beside the next save.
+// One round runs at a time; a save that ends while one runs prunes nothing,
+// and the next catches up. At most maxPrunedPerSave versions go per round:
+// a node that starts pruning with a long history behind it catches up over
+// many blocks instead of stalling.
 //
 // Crash safety: IAVL deletes a version's nodes through the handle's batch
 // and writes it at the end of DeleteVersionsTo; each version is pruned by
@@ -45,6 +52,12 @@ import (
 
 // maxPrunedPerSave bounds the versions deleted in one round.
 const maxPrunedPerSave = 4
+
+// smallPruneWindow is the widest window pruned through the writer's handle:
+// it deletes versions saved a few blocks ago, whose nodes the writer's cache
+// of 400,000 still holds unless blocks change more than ~50,000 nodes each
+// (a few thousand transfers).
+const smallPruneWindow = 8
 
 // pruneCacheSize is the node cache of a prune's own tree handle: its walks
 // read each node about once.
@@ -163,23 +176,40 @@ func (s *Store) prune(latest int64) {
 
 	start := time.Now()
 	rep := PruneReport{From: from, To: to, Oldest: to + 1}
-	// A fresh handle: it finds the latest version on disk itself, which
-	// IAVL checks the deleted ones against.
-	pruner := iavl.NewMutableTree(s.treeDB, pruneCacheSize, true, iavl.NewNopLogger(), iavl.FlushThresholdOption(s.flush))
-	for v := from; v <= to; v++ {
-		if err := pruner.DeleteVersionsTo(v); err != nil {
-			rep.Err = fmt.Errorf("prune state version %d: %w", v, err)
-			s.mu.Lock()
-			s.pruneErr = rep.Err
-			s.mu.Unlock()
-			break
-		}
-	}
-	if err := pruner.Close(); err != nil && rep.Err == nil {
-		rep.Err = fmt.Errorf("prune state versions: %w", err)
+	rep.Err = s.deleteVersions(from, to)
+	if rep.Err != nil {
+		s.mu.Lock()
+		s.pruneErr = rep.Err
+		s.mu.Unlock()
 	}
 	rep.Duration = time.Since(start)
 	if onPruned != nil {
 		onPruned(rep)
 	}
+}
+
+// deleteVersions deletes versions from..to, one DeleteVersionsTo (one
+// batch write) each, through the handle the window calls for.
+func (s *Store) deleteVersions(from, to int64) error {
+	if s.keep <= smallPruneWindow {
+		for v := from; v <= to; v++ {
+			s.treeBatchMu.Lock()
+			err := s.tree.DeleteVersionsTo(v)
+			s.treeBatchMu.Unlock()
+			if err != nil {
+				return fmt.Errorf("prune state version %d: %w", v, err)
+			}
+		}
+		return nil
+	}
+	// A fresh handle: it finds the latest version on disk itself, which
+	// IAVL checks the deleted ones against.
+	pruner := iavl.NewMutableTree(s.treeDB, pruneCacheSize, true, iavl.NewNopLogger(), iavl.FlushThresholdOption(s.flush))
+	defer pruner.Close()
+	for v := from; v <= to; v++ {
+		if err := pruner.DeleteVersionsTo(v); err != nil {
+			return fmt.Errorf("prune state version %d: %w", v, err)
+		}
+	}
+	return nil
 }

@@ -123,7 +123,9 @@ func (s *Store) save(version int64, hash []byte, writes map[string][]byte, savin
 // persist saves the tree's version, then records it as committed together
 // with its index writes in one synced batch (index.go).
 func (s *Store) persist(version int64, hash []byte, writes map[string][]byte) error {
+	s.treeBatchMu.Lock() // not beside a prune through this handle (prune.go)
 	savedHash, savedVersion, err := s.tree.SaveVersion()
+	s.treeBatchMu.Unlock()
 	if err != nil {
 		return fmt.Errorf("save state version %d: %w", version, err)
 	}

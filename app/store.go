@@ -63,12 +63,14 @@ type Store struct {
 	onPruned func(PruneReport)
 	closed   bool
 
-	// pruneMu is held by a round of pruning (prune.go), which reads and
-	// deletes through its own handle on treeDB; flush is the handles'
-	// FlushThreshold.
-	pruneMu sync.Mutex
-	treeDB  idb.DB
-	flush   int
+	// pruneMu is held by a round of pruning (prune.go). treeBatchMu keeps
+	// a prune through the writer's handle and SaveVersion, which share the
+	// handle's batch, apart. A wide window is pruned through a handle of
+	// its own on treeDB, with flush as its FlushThreshold.
+	pruneMu     sync.Mutex
+	treeBatchMu sync.Mutex
+	treeDB      idb.DB
+	flush       int
 
 	// workMu guards the working tree and writes: the block path changes
 	// them, the background save holds it until the version is on disk, and
