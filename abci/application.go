@@ -365,6 +365,7 @@ func (a *Application) observePrune(r app.PruneReport) {
 		a.log.Error().Err(r.Err).Msg("pruning old versions of the state failed: they stay on disk and this process prunes no more; the ledger itself is unaffected")
 		return
 	}
+	a.metrics.OldestVersion.Set(float64(r.Oldest)) // observeCommit ran before this prune
 	a.log.Debug().Int64("from", r.From).Int64("to", r.To).Dur("took", r.Duration).Msg("old state versions pruned")
 }
 

@@ -68,8 +68,9 @@ func (s *Store) Commit() ([]byte, int64, error) {
 // returns its app hash and number, and save, which writes it to disk. The
 // caller must call save exactly once, from any goroutine; the next block
 // waits until the version is on disk, and save then prunes old versions
-// (prune.go) before it returns. A save that failed is reported by the next commit
-// or block, by Saved and by Close, and the store takes no more blocks.
+// (prune.go) before it returns. A save that failed is reported by the next
+// commit or block, by Saved and by Close, and the store takes no more
+// blocks.
 func (s *Store) CommitDeferred() (hash []byte, version int64, save func(), err error) {
 	s.workMu.Lock() // released by save, once the version is on disk
 	if err := s.lastSaveErr(); err != nil {

@@ -228,6 +228,16 @@ func TestLoadErrors(t *testing.T) {
 			want: []string{"config: profile.mainnet.metrics.allow_pubic: unknown key in ", "did you mean profile.mainnet.metrics.allow_public?"},
 		},
 		{
+			name: "a fractional number of state versions",
+			file: "[state]\nkeep_versions = 2.5\n",
+			want: []string{"config: state.keep_versions 2.5: want a whole number"},
+		},
+		{
+			name: "a word for the state versions in the environment",
+			env:  map[string]string{EnvStateKeepVersions: "many"},
+			want: []string{`config: state.keep_versions "many": want a whole number (from ` + EnvStateKeepVersions + ")"},
+		},
+		{
 			name: "unknown section",
 			file: "[telemetry]\nenabled = true\n",
 			want: []string{"config: telemetry.enabled: unknown key in "},

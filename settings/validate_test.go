@@ -47,6 +47,13 @@ func TestValidate(t *testing.T) {
 		},
 		{name: "metrics on loopback with tcp://", change: func(c *Config) { c.Metrics.Listen = "tcp://127.0.0.1:26660" }},
 		{name: "public metrics outside mainnet: a warning only", change: func(c *Config) { c.Metrics.Listen = "0.0.0.0:26660" }},
+		{name: "every state version kept", change: func(c *Config) { c.State.KeepVersions = 0 }},
+		{name: "two state versions kept", change: func(c *Config) { c.State.KeepVersions = 2 }},
+		{
+			name:   "one state version kept",
+			change: func(c *Config) { c.State.KeepVersions = 1 },
+			want:   []string{`config: state.keep_versions 1: want 0 (keep every version) or at least 2: while a version is saved, reads fall back to the one before it`},
+		},
 		{
 			name:   "negative rate limit",
 			change: func(c *Config) { c.Mempool.RateLimit = -1 },
